@@ -1,0 +1,3 @@
+from lmstack.cli import main
+
+main()

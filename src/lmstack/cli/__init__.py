@@ -1,0 +1,63 @@
+"""The `lmstack` command: thin typer commands that parse arguments and call library functions.
+
+One module per command group; this one assembles them and turns `UserError`s into one clear
+message and a non-zero exit (`--debug`, or LMSTACK_DEBUG=1, shows the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from lmstack import __version__
+from lmstack.cli import config_cmd, env_cmd, generate_cmd, models_cmd, run_cmd, tokenizer_cmd
+from lmstack.errors import UserError
+
+app = typer.Typer(
+    name="lmstack",
+    help="lmstack: from a business scenario to a served, measured large model "
+         "(plan → data → train → eval → serve).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lmstack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    _state["debug"] = debug
+
+
+app.command("env")(env_cmd.env)
+app.command("generate")(generate_cmd.generate)
+app.command("run")(run_cmd.run)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(tokenizer_cmd.app, name="tokenizer")
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as e:
+        if _state["debug"] or os.environ.get("LMSTACK_DEBUG") == "1":
+            raise
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/bold red] {e.message}", markup=True)
+        if e.hint:
+            err.print(f"[yellow]hint:[/yellow] {e.hint}")
+        sys.exit(2)

@@ -1,0 +1,181 @@
+"""The project YAML, as pydantic models: one class per section, a description on every field.
+
+The same schema drives validation, `lmstack config schema` (JSON Schema for editors) and the
+defaults `lmstack config show` prints. Unknown keys are errors (`extra="forbid"`), so a typo
+never silently falls back to a default.
+
+Paths under `data` are relative to the YAML file's folder; `project.run_dir` is relative to the
+working directory, like any output folder given on a command line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+Language = Literal["zh", "en"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProjectSection(Section):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Project name: letters, digits, '.', '_' or '-'. The run directory is <run_dir>/<name>.",
+    )
+    description: str = Field("", description="One line on what the project is for; shown in reports.")
+    run_dir: Path = Field(Path("runs"), description="Where runs are written, relative to the working directory.")
+    seed: int = Field(0, ge=0, description="Seed for everything random in the run: data splits, init, sampling.")
+    languages: list[Language] = Field(["zh", "en"], min_length=1, description="Languages the project serves.")
+
+
+class PlanSection(Section):
+    """Scenario inputs for step one (scenario fit and model selection)."""
+
+    task: Literal["qa", "dialogue", "summarisation", "classification", "extraction", "code", "image_text_retrieval"] = Field(
+        "qa", description="What the model does for users."
+    )
+    peak_qps: float | None = Field(None, ge=0, description="Peak requests per second the service must carry.")
+    ttft_ms: float | None = Field(None, gt=0, description="Target time to first token, milliseconds.")
+    tpot_ms: float | None = Field(None, gt=0, description="Target time per output token, milliseconds.")
+    domain: Literal["general", "mixed", "specialised"] = Field(
+        "general", description="How far the domain is from general text: decides general model vs domain fine-tune."
+    )
+
+
+class ExampleData(Section):
+    name: Literal["customer-service"] = Field(description="Which built-in example data set to generate.")
+    seed: int = Field(0, ge=0, description="Generator seed: the same seed gives byte-identical files.")
+    scale: float = Field(1.0, gt=0, le=20, description="Multiplies the number of questions and corpus paragraphs.")
+
+
+class DataSection(Section):
+    example: ExampleData | None = Field(None, description="Generate a built-in example data set instead of reading files.")
+    corpus: list[Path] = Field(
+        [], description="Unlabelled text for tokenizer training and pretraining: .txt (a document per line) or .jsonl."
+    )
+    train: list[Path] = Field([], description="Labelled training rows (.jsonl): question/answer or chat `messages`.")
+    validation: list[Path] = Field([], description="Held-out rows for validation loss and model selection.")
+    test: list[Path] = Field([], description="Held-out rows for the final evaluation only.")
+    text_field: str = Field("text", min_length=1, description="Field holding the text in .jsonl corpus files.")
+
+    @field_validator("corpus", "train", "validation", "test", mode="after")
+    @classmethod
+    def _relative_to_config(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
+        base = (info.context or {}).get("base_dir")
+        return [p if p.is_absolute() or base is None else Path(base) / p for p in paths]
+
+
+class TokenizerSection(Section):
+    path: str | None = Field(
+        None, description="An existing tokenizer folder. Default: the model folder's own, or train a new one."
+    )
+    vocab_size: int = Field(8000, ge=300, le=262144, description="Vocabulary size of a newly trained byte-level BPE.")
+    min_frequency: int = Field(2, ge=1, description="Merges seen fewer times than this are not learnt.")
+
+
+class ModelSection(Section):
+    preset: str | None = Field("llama-5m", description="From-scratch preset; `lmstack models presets` lists them.")
+    path: str | None = Field(
+        None, description="A Hugging Face checkpoint: a local folder (or a hub id where the network allows)."
+    )
+    tokenizer: TokenizerSection = Field(default_factory=TokenizerSection, description="Tokenizer choice or training.")
+    context_length: int = Field(256, ge=16, le=1_048_576, description="Tokens per training sequence and model context.")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N | mps.")
+    dtype: Literal["auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"] = Field(
+        "auto", description="Parameter dtype. auto: fp32 on CPU (compute in bf16 via autocast), bf16/fp16 on GPU."
+    )
+    autocast: bool = Field(True, description="Compute in bf16 on CPUs with native bf16 (and on GPUs for fp32 weights).")
+    threads: int | Literal["auto"] = Field("auto", description="CPU threads for torch; auto = physical cores.")
+    trust_remote_code: bool = Field(
+        False, description="Run Python code shipped with a checkpoint. Off: turn on only for checkpoints you trust."
+    )
+
+    @field_validator("threads")
+    @classmethod
+    def _positive_threads(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("threads must be 'auto' or a positive integer")
+        return v
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str | None) -> str | None:
+        if v is not None:
+            from lmstack.errors import UserError
+            from lmstack.models.presets import get_preset
+
+            try:
+                get_preset(v)
+            except UserError as e:  # pydantic reports only ValueErrors as field errors
+                raise ValueError(str(e).replace("\n  hint: ", "; ")) from None
+        return v
+
+    @model_validator(mode="after")
+    def _preset_or_path(self) -> ModelSection:
+        if self.path is not None and "preset" not in self.model_fields_set:
+            self.__dict__["preset"] = None  # a checkpoint replaces the default preset
+        if (self.preset is None) == (self.path is None):
+            raise ValueError("give exactly one of model.preset (train from scratch) or model.path (a checkpoint)")
+        return self
+
+
+class TrainSection(Section):
+    recipe: Literal["pretrain"] = Field("pretrain", description="Training recipe: pretrain (causal LM on the corpus).")
+    max_steps: int = Field(300, ge=1, description="Optimizer steps to run.")
+    max_minutes: float | None = Field(None, gt=0, description="Stop (and save) after this many minutes of training.")
+    batch_size: int = Field(16, ge=1, description="Sequences per step on each device, before accumulation.")
+    grad_accum: int = Field(1, ge=1, description="Steps whose gradients are summed before each optimizer update.")
+    lr: float = Field(3e-3, gt=0, lt=1, description="Peak learning rate.")
+    schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="Learning-rate decay after warm-up.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of max_steps spent warming the rate up from 0.")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW decoupled weight decay.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradients are clipped to this global norm.")
+    log_every: int = Field(10, ge=1, description="Steps between logged training losses.")
+    eval_every: int = Field(100, ge=1, description="Steps between held-out loss evaluations.")
+    save_every: int = Field(100, ge=1, description="Steps between checkpoints (`--resume` continues from the latest).")
+    validation_share: float = Field(
+        0.02, ge=0, lt=0.5, description="Share of the packed corpus held out when data.validation is empty."
+    )
+    sample_prompts: list[str] = Field([], description="Prompts completed greedily after training, as a quick look.")
+    sample_max_new_tokens: int = Field(48, ge=1, le=4096, description="Tokens generated per sample prompt.")
+
+
+class EvalSection(Section):
+    """Evaluation settings; tasks and metrics are chosen per project."""
+
+    metrics: list[Literal["perplexity", "bleu", "chrf", "rouge", "exact_match", "f1", "accuracy"]] = Field(
+        ["perplexity"], description="Metrics computed on the test split."
+    )
+    batch_size: int = Field(8, ge=1, description="Examples scored or generated at once.")
+    max_new_tokens: int = Field(128, ge=1, description="Generation budget per example.")
+
+
+class ServeSection(Section):
+    host: str = Field("127.0.0.1", description="Bind address. Loopback by default; 0.0.0.0 exposes the server.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    db_url: str | None = Field(
+        None, description="SQLAlchemy URL for API keys and usage. Default: a SQLite file in the run directory."
+    )
+    max_batch_size: int = Field(16, ge=1, description="Sequences decoded together by the engine.")
+    max_queue: int = Field(256, ge=1, description="Requests waiting beyond this answer 429.")
+
+
+class ProjectConfig(Section):
+    """A whole lmstack project: one file that `lmstack run` takes from scenario to served model."""
+
+    project: ProjectSection = Field(description="Name, run directory, seed, languages.")
+    plan: PlanSection = Field(default_factory=PlanSection, description="Step 1: scenario and targets.")
+    data: DataSection = Field(default_factory=DataSection, description="Step 2: data sources.")
+    model: ModelSection = Field(default_factory=ModelSection, description="Step 3: the model and tokenizer.")
+    train: TrainSection = Field(default_factory=TrainSection, description="Step 3: the training recipe.")
+    eval: EvalSection = Field(default_factory=EvalSection, description="Step 4: evaluation.")
+    serve: ServeSection = Field(default_factory=ServeSection, description="Step 5: the OpenAI-compatible server.")
+
+    @property
+    def run_root(self) -> Path:
+        return self.project.run_dir / self.project.name

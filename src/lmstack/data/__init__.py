@@ -1,0 +1,1 @@
+"""Step two: reading, cleaning and augmenting data."""

@@ -1,0 +1,1 @@
+"""Complete, runnable example projects; each ships its own data or a seeded data generator."""

@@ -1,0 +1,187 @@
+"""`lmstack run`: the stages of the method in order, each cached in the run directory.
+
+    data → tokenizer → train
+
+Each stage reads what earlier stages wrote (through their manifests), never their memory, so a
+stage can be rerun alone and an up-to-date one is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from lmstack.atomic import write_json, write_jsonl
+from lmstack.config.schema import ProjectConfig
+from lmstack.errors import UserError
+from lmstack.runs import RunDir, StageOutcome, StageResult
+
+STAGES = ("data", "tokenizer", "train")
+ROLES = ("corpus", "train", "validation", "test")
+
+
+def run_project(cfg: ProjectConfig, *, force: bool = False, only: str | None = None,
+                console: Console | None = None) -> dict[str, StageOutcome]:
+    """Run (or skip, when up to date) every stage; `only` runs one stage on finished upstream ones."""
+    console = console or Console(stderr=True)
+    if only is not None and only not in STAGES:
+        raise UserError(f"unknown stage {only!r}", hint=f"stages are: {', '.join(STAGES)}")
+    run = RunDir(cfg.run_root)
+    done: dict[str, StageOutcome] = {}
+    for name in STAGES:
+        if only is not None and name != only:
+            if STAGES.index(name) < STAGES.index(only):
+                done[name] = _finished(run, name)
+            continue
+        console.rule(f"[bold]{name}")
+        outcome = STAGE_FUNCTIONS[name](run, cfg, done, force)
+        done[name] = outcome
+        console.print(f"{name}: {'up to date, skipped' if outcome.skipped else 'done'} "
+                      f"[dim]({outcome.stage_dir})[/dim]")
+    return done
+
+
+def _finished(run: RunDir, name: str) -> StageOutcome:
+    manifest = run.manifest(name)
+    if manifest is None:
+        raise UserError(f"stage {name!r} has not finished in {run.root}", hint="run the whole project first: lmstack run <project.yaml>")
+    return StageOutcome(name, run.stage_dir(name), manifest, skipped=True)
+
+
+def read_dataset(data: StageOutcome) -> dict[str, list[Path]]:
+    """The files of each role (corpus, train, validation, test) the data stage settled on."""
+    import json
+
+    index = json.loads(data.output("dataset").read_text(encoding="utf-8"))
+    return {role: [data.stage_dir / p for p in index[role]] for role in ROLES}
+
+
+def stage_data(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> StageOutcome:
+    section = cfg.data
+    user_files = [p for role in ROLES for p in getattr(section, role)]
+
+    def body(stage_dir: Path) -> StageResult:
+        if section.example is not None:
+            from lmstack.examples.customer_service import generate
+
+            summary = generate(stage_dir / "example", seed=section.example.seed, scale=section.example.scale)
+            files = {"corpus": ["example/corpus/domain.jsonl"], "train": ["example/qa/train.jsonl"],
+                     "validation": ["example/qa/validation.jsonl"], "test": ["example/qa/test.jsonl"]}
+            metrics = {"example": summary}
+        else:
+            files = {role: [str(p.resolve()) for p in getattr(section, role)] for role in ROLES}
+            metrics = {}
+        if not files["corpus"] and not files["train"]:
+            raise UserError("no training text: data.corpus and data.train are both empty",
+                            hint="list .txt/.jsonl files under data.corpus, or set data.example.name: customer-service")
+        write_json(stage_dir / "dataset.json", files)
+        return StageResult(outputs={"dataset": "dataset.json"}, metrics=metrics)
+
+    return run.run_stage("data", body, config=section.model_dump(mode="json"), inputs=user_files, force=force)
+
+
+def tokenizer_source(tok: StageOutcome) -> str:
+    """Folder (or hub id) to load the project's tokenizer from."""
+    if "tokenizer" in tok.manifest["outputs"]:
+        return str(tok.output("tokenizer"))
+    return tok.manifest["metrics"]["source"]
+
+
+def stage_tokenizer(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> StageOutcome:
+    section = cfg.model.tokenizer
+    existing = section.path or cfg.model.path
+
+    def body(stage_dir: Path) -> StageResult:
+        if existing is not None:
+            return StageResult(metrics={"source": existing, "trained": False})
+        from lmstack.data.text import iter_texts, require_text
+        from lmstack.models.tokenizer import train_tokenizer
+
+        files = read_dataset(done["data"])
+        sources = files["corpus"] + files["train"]
+        texts = require_text(iter_texts(sources, cfg.data.text_field), ", ".join(map(str, sources)))
+        tokenizer = train_tokenizer(texts, vocab_size=section.vocab_size, out_dir=stage_dir / "tokenizer",
+                                    min_frequency=section.min_frequency, model_max_length=cfg.model.context_length)
+        return StageResult(outputs={"tokenizer": "tokenizer"},
+                           metrics={"source": str(stage_dir / "tokenizer"), "trained": True, "vocab_size": len(tokenizer)})
+
+    config = {"tokenizer": section.model_dump(mode="json"), "model_path": cfg.model.path,
+              "context_length": cfg.model.context_length, "text_field": cfg.data.text_field}
+    return run.run_stage("tokenizer", body, config=config, upstream=[done["data"]], force=force)
+
+
+def stage_train(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> StageOutcome:
+    def body(stage_dir: Path) -> StageResult:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from lmstack.data.text import iter_texts
+        from lmstack.generate import generate_text
+        from lmstack.hardware.device import autocast_dtype, resolve_device, resolve_dtype, resolve_threads
+        from lmstack.train.packing import pack
+        from lmstack.train.pretrain import pretrain
+
+        hf_logging.disable_progress_bar()
+        resolve_threads(cfg.model.threads)
+        device = resolve_device(cfg.model.device)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(done["tokenizer"]),
+                                                  trust_remote_code=cfg.model.trust_remote_code)
+        model = _causal_lm(cfg, tokenizer, device)
+        files = read_dataset(done["data"])
+        seq_len = cfg.model.context_length
+        rows = pack(tokenizer, iter_texts(files["corpus"] + files["train"], cfg.data.text_field), seq_len)
+        if len(rows) < 2:
+            raise UserError(f"the corpus holds {rows.numel()} tokens, too few for even two sequences of {seq_len}",
+                            hint="add text to data.corpus / data.train, or lower model.context_length")
+        validation = None
+        if files["validation"]:
+            validation = pack(tokenizer, iter_texts(files["validation"], cfg.data.text_field), seq_len)
+            validation = validation if len(validation) else None
+        bf16 = autocast_dtype(device, resolve_dtype(cfg.model.dtype, device), cfg.model.autocast) is not None
+        metrics = pretrain(model, tokenizer, rows, stage_dir, cfg.train, seed=cfg.project.seed, device=device,
+                           bf16=bf16, validation=validation)
+        model.eval()
+        samples = [{"prompt": p, "completion": generate_text(model, tokenizer, p, max_new_tokens=cfg.train.sample_max_new_tokens)}
+                   for p in cfg.train.sample_prompts]
+        write_jsonl(stage_dir / "samples.jsonl", samples)
+        outputs = {"model": "model", "metrics": "metrics.jsonl", "samples": "samples.jsonl"}
+        if (stage_dir / "loss.png").exists():
+            outputs["loss_plot"] = "loss.png"
+        return StageResult(outputs=outputs, metrics=metrics)
+
+    config = {"model": cfg.model.model_dump(mode="json", exclude={"threads", "device"}),
+              "train": cfg.train.model_dump(mode="json"), "seed": cfg.project.seed, "text_field": cfg.data.text_field}
+    return run.run_stage("train", body, config=config, upstream=[done["data"], done["tokenizer"]], force=force)
+
+
+def _causal_lm(cfg: ProjectConfig, tokenizer, device):
+    """The model to pretrain: a fresh preset sized to the tokenizer, or a checkpoint."""
+    if cfg.model.path is not None:
+        from lmstack.models.loading import load_model
+
+        model, _ = load_model(cfg.model.path, device=cfg.model.device, dtype=cfg.model.dtype,
+                              trust_remote_code=cfg.model.trust_remote_code)
+        if model.config.is_encoder_decoder:
+            raise UserError(f"{cfg.model.path} is an encoder-decoder model; the pretrain recipe trains causal LMs")
+        model.train()
+        return model
+    from lmstack.models.build import build_model
+    from lmstack.models.presets import get_preset
+
+    preset = get_preset(cfg.model.preset)
+    if preset.arch not in ("causal_lm", "moe"):
+        raise UserError(f"preset {preset.name!r} is a {preset.arch} model; the pretrain recipe trains causal LMs",
+                        hint="pick a llama-* or moe-* preset (`lmstack models presets`)")
+    model = build_model(preset, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        max_position_embeddings=cfg.model.context_length, seed=cfg.project.seed)
+    return model.to(device)
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[RunDir, ProjectConfig, dict, bool], StageOutcome]] = {
+    "data": stage_data,
+    "tokenizer": stage_tokenizer,
+    "train": stage_train,
+}

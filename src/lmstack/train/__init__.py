@@ -1,0 +1,1 @@
+"""Step three: training recipes, one file each."""

@@ -1,0 +1,108 @@
+"""`lmstack run` on a tiny project: every stage runs, is skipped when up to date, and resumes."""
+
+import json
+import random
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from lmstack.config import load_config
+from lmstack.errors import UserError
+from lmstack.pipeline import run_project
+from lmstack.train import progress
+
+WORDS_EN = "card transfer limit password account balance loan branch fee rate".split()
+WORDS_ZH = list("银行卡转账限额密码账户余额贷款网点手续费利率")
+
+
+@pytest.fixture
+def project(tmp_path):
+    rng = random.Random(0)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(
+        " ".join(rng.choices(WORDS_EN, k=12)) + " " + "".join(rng.choices(WORDS_ZH, k=12)) for _ in range(400)
+    ), encoding="utf-8")
+    path = tmp_path / "project.yaml"
+    path.write_text(f"""
+project: {{name: tiny, run_dir: {tmp_path / 'runs'}, seed: 0}}
+data: {{corpus: [corpus.txt]}}
+model: {{preset: llama-1m, context_length: 32, tokenizer: {{vocab_size: 300}}, autocast: false}}
+train: {{max_steps: 6, batch_size: 4, log_every: 1, eval_every: 3, save_every: 2, lr: 1.0e-2,
+         sample_prompts: ["card ", "银行"], sample_max_new_tokens: 5}}
+""", encoding="utf-8")
+    return path
+
+
+def test_run_trains_skips_and_forces(project):
+    cfg = load_config(project)
+    done = run_project(cfg)
+    assert [o.skipped for o in done.values()] == [False, False, False]
+    train = done["train"]
+    m = train.manifest["metrics"]
+    assert m["steps"] == 6 and m["train_tokens"] == 6 * 4 * 32 and m["val_loss"] > 0
+    log = [json.loads(line) for line in train.output("metrics").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert (train.stage_dir / "loss.png").stat().st_size > 1000
+    samples = [json.loads(s) for s in train.output("samples").read_text().splitlines()]
+    assert [s["prompt"] for s in samples] == ["card ", "银行"]
+
+    model = AutoModelForCausalLM.from_pretrained(train.output("model"))
+    tok = AutoTokenizer.from_pretrained(train.output("model"))
+    assert model.config.vocab_size == len(tok) == done["tokenizer"].manifest["metrics"]["vocab_size"]
+    assert sorted(p.name for p in train.output("model").glob("*.safetensors")) == ["model.safetensors"]
+
+    again = run_project(load_config(project))
+    assert [o.skipped for o in again.values()] == [True, True, True]
+    changed = run_project(load_config(project, ["train.max_steps=4"]))
+    assert [o.skipped for o in changed.values()] == [True, True, False]
+    forced = run_project(load_config(project, ["train.max_steps=4"]), force=True)
+    assert [o.skipped for o in forced.values()] == [False, False, False]
+
+
+def test_only_needs_finished_upstream(project):
+    cfg = load_config(project)
+    with pytest.raises(UserError, match="stage 'data' has not finished"):
+        run_project(cfg, only="train")
+    with pytest.raises(UserError, match="unknown stage"):
+        run_project(cfg, only="deploy")
+
+
+def test_killed_training_resumes_from_its_checkpoint(project, monkeypatch):
+    cfg = load_config(project)
+    uninterrupted = run_project(load_config(project, ["project.name=full"]))["train"].manifest["metrics"]
+
+    real = progress.TimeBudget.on_step_end
+
+    def kill_at_step_5(self, args, state, control, **kw):
+        if state.global_step == 5:
+            raise KeyboardInterrupt  # stands in for SIGKILL: nothing after this point runs
+        return real(self, args, state, control, **kw)
+    monkeypatch.setattr(progress.TimeBudget, "on_step_end", kill_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        run_project(cfg)
+    stage = cfg.run_root / "train"
+    assert not (stage / "manifest.json").exists() and not (stage / "model").exists()
+    monkeypatch.setattr(progress.TimeBudget, "on_step_end", real)
+
+    resumed = run_project(cfg)["train"].manifest["metrics"]
+    assert resumed["resumed_from"].endswith("checkpoint-4")
+    assert resumed["steps"] == 6
+    assert resumed["val_loss"] == pytest.approx(uninterrupted["val_loss"], abs=1e-3)
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path):
+    (tmp_path / "empty.txt").write_text("\n\n")
+    path = tmp_path / "p.yaml"
+    path.write_text(f"project: {{name: e, run_dir: {tmp_path / 'runs'}}}\ndata: {{corpus: [empty.txt]}}\n"
+                    "model: {preset: llama-1m, context_length: 32, tokenizer: {vocab_size: 300}}\n")
+    with pytest.raises(UserError, match="no text"):
+        run_project(load_config(path))
+
+
+def test_seed_makes_training_deterministic(project):
+    a = run_project(load_config(project, ["project.name=a"]))["train"]
+    b = run_project(load_config(project, ["project.name=b"]))["train"]
+    wa = AutoModelForCausalLM.from_pretrained(a.output("model")).state_dict()
+    wb = AutoModelForCausalLM.from_pretrained(b.output("model")).state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
