@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -33,12 +35,16 @@ def presets(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="lmstack model presets")
-    for col in rows[0] if rows else ["name"]:
-        table.add_column(col, justify="right" if col not in ("name", "arch", "description") else "left")
+    table = Table(title="model presets (parameters at the default vocabulary)", box=box.SIMPLE_HEAD,
+                  caption="--json adds a description of each")
+    for col in ("name", "arch", "params", "active", "layers", "hidden", "heads/kv", "experts", "ctx", "vocab"):
+        table.add_column(col, justify="left" if col in ("name", "arch") else "right", no_wrap=True)
     for r in rows:
-        table.add_row(*[_human(v) if k in ("params", "active_params") else ("-" if v is None else str(v)) for k, v in r.items()])
-    Console().print(table)
+        table.add_row(r["name"], r["arch"], _human(r["params"]), _human(r["active_params"]), str(r["layers"]),
+                      str(r["hidden"]), f"{r['heads']}/{r['kv_heads']}", str(r["experts"] or "-"), str(r["context"]),
+                      str(r["vocab_size"]))
+    # A pipe or a file gets whole rows; a terminal gets its own width.
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
 @app.command("info")
@@ -58,8 +64,8 @@ def info(
     table.add_column("value")
     for k, v in data.items():
         if k == "files":
-            v = ", ".join(v)
-        elif k in ("params",):
+            v = "\n".join(f"{f['name']} ({f['bytes']:,} bytes)" for f in v)
+        elif k == "parameters" and v is not None:
             v = f"{_human(v)} ({v:,})"
         table.add_row(k, "-" if v is None else str(v))
     Console().print(table)

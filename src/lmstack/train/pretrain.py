@@ -46,6 +46,11 @@ def split_rows(rows: torch.Tensor, share: float, seed: int) -> tuple[torch.Tenso
     return rows[perm[n_val:]], (rows[perm[:n_val]] if n_val else None)
 
 
+def _last_logged(history: list[dict], key: str, default: float) -> float:
+    """The latest logged value of `key` (the run's mean loss hides where training ended)."""
+    return next((row[key] for row in reversed(history) if key in row), default)
+
+
 def training_arguments(cfg: TrainSection, out_dir: Path, *, seed: int, device: torch.device,
                        bf16: bool, has_validation: bool) -> TrainingArguments:
     return TrainingArguments(
@@ -97,7 +102,7 @@ def pretrain(model, tokenizer, rows: torch.Tensor, out_dir: Path, cfg: TrainSect
 
     metrics = {
         "steps": trainer.state.global_step,
-        "train_loss": round(result.training_loss, 4),
+        "train_loss": round(_last_logged(trainer.state.log_history, "loss", result.training_loss), 4),
         "train_tokens": trainer.state.global_step * tokens_per_step,
         "train_seconds": round(result.metrics.get("train_runtime", 0.0), 2),
         "tokens_per_s": round(trainer.state.global_step * tokens_per_step / max(result.metrics.get("train_runtime", 1e-9), 1e-9), 1),
