@@ -1,5 +1,6 @@
 """The project YAML, as pydantic models: one class per section, a description on every field.
 
+Each step's section lives beside its code (`lmstack/<step>/config.py`); this file assembles them.
 The same schema drives validation, `lmstack config schema` (JSON Schema for editors) and the
 defaults `lmstack config show` prints. Unknown keys are errors (`extra="forbid"`), so a typo
 never silently falls back to a default.
@@ -13,13 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-Language = Literal["zh", "en"]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from lmstack.config.base import Language, Section
+from lmstack.data.config import DataSection
+from lmstack.eval.config import EvalSection
+from lmstack.serve.config import ServeSection
+from lmstack.train.config import TrainSection
 
 
 class ProjectSection(Section):
@@ -45,29 +46,6 @@ class PlanSection(Section):
     domain: Literal["general", "mixed", "specialised"] = Field(
         "general", description="How far the domain is from general text: decides general model vs domain fine-tune."
     )
-
-
-class ExampleData(Section):
-    name: Literal["customer-service"] = Field(description="Which built-in example data set to generate.")
-    seed: int = Field(0, ge=0, description="Generator seed: the same seed gives byte-identical files.")
-    scale: float = Field(1.0, gt=0, le=20, description="Multiplies the number of questions and corpus paragraphs.")
-
-
-class DataSection(Section):
-    example: ExampleData | None = Field(None, description="Generate a built-in example data set instead of reading files.")
-    corpus: list[Path] = Field(
-        [], description="Unlabelled text for tokenizer training and pretraining: .txt (a document per line) or .jsonl."
-    )
-    train: list[Path] = Field([], description="Labelled training rows (.jsonl): question/answer or chat `messages`.")
-    validation: list[Path] = Field([], description="Held-out rows for validation loss and model selection.")
-    test: list[Path] = Field([], description="Held-out rows for the final evaluation only.")
-    text_field: str = Field("text", min_length=1, description="Field holding the text in .jsonl corpus files.")
-
-    @field_validator("corpus", "train", "validation", "test", mode="after")
-    @classmethod
-    def _relative_to_config(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
-        base = (info.context or {}).get("base_dir")
-        return [p if p.is_absolute() or base is None else Path(base) / p for p in paths]
 
 
 class TokenizerSection(Section):
@@ -122,47 +100,6 @@ class ModelSection(Section):
         if (self.preset is None) == (self.path is None):
             raise ValueError("give exactly one of model.preset (train from scratch) or model.path (a checkpoint)")
         return self
-
-
-class TrainSection(Section):
-    recipe: Literal["pretrain"] = Field("pretrain", description="Training recipe: pretrain (causal LM on the corpus).")
-    max_steps: int = Field(300, ge=1, description="Optimizer steps to run.")
-    max_minutes: float | None = Field(None, gt=0, description="Stop (and save) after this many minutes of training.")
-    batch_size: int = Field(16, ge=1, description="Sequences per step on each device, before accumulation.")
-    grad_accum: int = Field(1, ge=1, description="Steps whose gradients are summed before each optimizer update.")
-    lr: float = Field(3e-3, gt=0, lt=1, description="Peak learning rate.")
-    schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="Learning-rate decay after warm-up.")
-    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of max_steps spent warming the rate up from 0.")
-    weight_decay: float = Field(0.1, ge=0, description="AdamW decoupled weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradients are clipped to this global norm.")
-    log_every: int = Field(10, ge=1, description="Steps between logged training losses.")
-    eval_every: int = Field(100, ge=1, description="Steps between held-out loss evaluations.")
-    save_every: int = Field(100, ge=1, description="Steps between checkpoints (`--resume` continues from the latest).")
-    validation_share: float = Field(
-        0.02, ge=0, lt=0.5, description="Share of the packed corpus held out when data.validation is empty."
-    )
-    sample_prompts: list[str] = Field([], description="Prompts completed greedily after training, as a quick look.")
-    sample_max_new_tokens: int = Field(48, ge=1, le=4096, description="Tokens generated per sample prompt.")
-
-
-class EvalSection(Section):
-    """Evaluation settings; tasks and metrics are chosen per project."""
-
-    metrics: list[Literal["perplexity", "bleu", "chrf", "rouge", "exact_match", "f1", "accuracy"]] = Field(
-        ["perplexity"], description="Metrics computed on the test split."
-    )
-    batch_size: int = Field(8, ge=1, description="Examples scored or generated at once.")
-    max_new_tokens: int = Field(128, ge=1, description="Generation budget per example.")
-
-
-class ServeSection(Section):
-    host: str = Field("127.0.0.1", description="Bind address. Loopback by default; 0.0.0.0 exposes the server.")
-    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
-    db_url: str | None = Field(
-        None, description="SQLAlchemy URL for API keys and usage. Default: a SQLite file in the run directory."
-    )
-    max_batch_size: int = Field(16, ge=1, description="Sequences decoded together by the engine.")
-    max_queue: int = Field(256, ge=1, description="Requests waiting beyond this answer 429.")
 
 
 class ProjectConfig(Section):

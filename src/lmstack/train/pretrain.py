@@ -21,7 +21,7 @@ from transformers import PrinterCallback, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from lmstack.atomic import atomic_path
-from lmstack.config.schema import TrainSection
+from lmstack.train.config import TrainSection
 from lmstack.report.plots import plot_loss
 from lmstack.train.progress import JsonlLog, RichProgress, TimeBudget
 

@@ -1,0 +1,1 @@
+"""Step five: Model-as-a-Service."""
