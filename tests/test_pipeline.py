@@ -106,3 +106,18 @@ def test_seed_makes_training_deterministic(project):
     wa = AutoModelForCausalLM.from_pretrained(a.output("model")).state_dict()
     wb = AutoModelForCausalLM.from_pretrained(b.output("model")).state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_data_stage_runs_the_cleaning_recipe(project, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    corpus.write_text("\n".join(lines + lines[:10] + ["x"]), encoding="utf-8")  # 10 exact duplicates, 1 too short
+    (tmp_path / "clean.yaml").write_text(
+        "inputs: [corpus.txt]\nsteps:\n  - op: length\n    min: 2\n  - op: exact_dedup\n", encoding="utf-8")
+    project.write_text(project.read_text(encoding="utf-8").replace(
+        "data: {corpus: [corpus.txt]}", "data: {corpus: [corpus.txt], recipe: clean.yaml}"), encoding="utf-8")
+    data = run_project(load_config(project))["data"]
+    index = json.loads(data.output("dataset").read_text())
+    assert index["corpus"] == ["clean/corpus.jsonl"]
+    kept = (data.stage_dir / "clean/corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(kept) == len(set(lines)) == data.manifest["metrics"]["clean"]["rows_kept"]

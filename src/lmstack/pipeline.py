@@ -8,6 +8,7 @@ stage can be rerun alone and an up-to-date one is skipped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,25 +62,44 @@ def read_dataset(data: StageOutcome) -> dict[str, list[Path]]:
 def stage_data(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> StageOutcome:
     section = cfg.data
     user_files = [p for role in ROLES for p in getattr(section, role)]
+    if section.recipe is not None:
+        user_files.append(section.recipe)
 
     def body(stage_dir: Path) -> StageResult:
+        metrics: dict = {}
         if section.example is not None:
             from lmstack.examples.customer_service import generate
 
-            summary = generate(stage_dir / "example", seed=section.example.seed, scale=section.example.scale)
-            files = {"corpus": ["example/corpus/domain.jsonl"], "train": ["example/qa/train.jsonl"],
-                     "validation": ["example/qa/validation.jsonl"], "test": ["example/qa/test.jsonl"]}
-            metrics = {"example": summary}
+            base = stage_dir / "example"
+            metrics["example"] = generate(base, seed=section.example.seed, scale=section.example.scale)
+            files = {"corpus": [base / "corpus/domain.jsonl"], "train": [base / "qa/train.jsonl"],
+                     "validation": [base / "qa/validation.jsonl"], "test": [base / "qa/test.jsonl"]}
         else:
-            files = {role: [str(p.resolve()) for p in getattr(section, role)] for role in ROLES}
-            metrics = {}
+            base = None
+            files = {role: [p.resolve() for p in getattr(section, role)] for role in ROLES}
         if not files["corpus"] and not files["train"]:
             raise UserError("no training text: data.corpus and data.train are both empty",
                             hint="list .txt/.jsonl files under data.corpus, or set data.example.name: customer-service")
-        write_json(stage_dir / "dataset.json", files)
+        if section.recipe is not None:
+            metrics["clean"] = _clean(section.recipe, base, stage_dir / "clean", files)
+        index = {role: [os.path.relpath(p, stage_dir) for p in paths] for role, paths in files.items()}
+        write_json(stage_dir / "dataset.json", index)
         return StageResult(outputs={"dataset": "dataset.json"}, metrics=metrics)
 
     return run.run_stage("data", body, config=section.model_dump(mode="json"), inputs=user_files, force=force)
+
+
+def _clean(recipe_path: Path, base: Path | None, out: Path, files: dict[str, list[Path]]) -> dict:
+    """Run the cleaning recipe; the files it cleaned are replaced by their cleaned versions in `files`."""
+    from lmstack.data.clean import clean
+    from lmstack.data.recipe import load_recipe
+
+    recipe = load_recipe(recipe_path, base_dir=base)
+    report = clean(recipe, out)
+    cleaned = {recipe.resolve(p).resolve(): out / f"{p.stem}.jsonl" for p in recipe.inputs}
+    for role in ROLES:
+        files[role] = [cleaned.get(Path(p).resolve(), p) for p in files[role]]
+    return {k: report[k] for k in ("rows_read", "rows_kept", "removed_share") if k in report}
 
 
 def tokenizer_source(tok: StageOutcome) -> str:

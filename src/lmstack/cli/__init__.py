@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from lmstack import __version__
-from lmstack.cli import config_cmd, env_cmd, generate_cmd, models_cmd, run_cmd, tokenizer_cmd
+from lmstack.cli import config_cmd, data_cmd, env_cmd, generate_cmd, models_cmd, run_cmd, tokenizer_cmd
 from lmstack.errors import UserError
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.command("env")(env_cmd.env)
 app.command("generate")(generate_cmd.generate)
 app.command("run")(run_cmd.run)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(tokenizer_cmd.app, name="tokenizer")
 

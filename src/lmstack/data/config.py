@@ -25,9 +25,18 @@ class DataSection(Section):
     validation: list[Path] = Field([], description="Held-out rows for validation loss and model selection.")
     test: list[Path] = Field([], description="Held-out rows for the final evaluation only.")
     text_field: str = Field("text", min_length=1, description="Field holding the text in .jsonl corpus files.")
+    recipe: Path | None = Field(
+        None, description="A cleaning recipe YAML (`lmstack data ops` lists its operators); the data stage runs it "
+                          "before training. See examples/customer-service/clean.yaml.")
 
     @field_validator("corpus", "train", "validation", "test", mode="after")
     @classmethod
     def _relative_to_config(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
         base = (info.context or {}).get("base_dir")
         return [p if p.is_absolute() or base is None else Path(base) / p for p in paths]
+
+    @field_validator("recipe", mode="after")
+    @classmethod
+    def _recipe_relative_to_config(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        return path if path is None or path.is_absolute() or base is None else Path(base) / path
