@@ -141,34 +141,47 @@ def stage_train(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> Sta
         from lmstack.generate import generate_text
         from lmstack.hardware.device import autocast_dtype, resolve_device, resolve_dtype, resolve_threads
         from lmstack.train.packing import pack
-        from lmstack.train.pretrain import pretrain
+        from lmstack.train.recipes import RECIPES
 
         hf_logging.disable_progress_bar()
         resolve_threads(cfg.model.threads)
         device = resolve_device(cfg.model.device)
+        recipe = RECIPES[cfg.train.recipe]
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(done["tokenizer"]),
                                                   trust_remote_code=cfg.model.trust_remote_code)
-        model = _causal_lm(cfg, tokenizer, device)
+        model = _model_for(cfg, tokenizer, device, recipe.architectures)
         files = read_dataset(done["data"])
         seq_len = cfg.model.context_length
-        rows = pack(tokenizer, iter_texts(files["corpus"] + files["train"], cfg.data.text_field), seq_len)
-        if len(rows) < 2:
-            raise UserError(f"the corpus holds {rows.numel()} tokens, too few for even two sequences of {seq_len}",
-                            hint="add text to data.corpus / data.train, or lower model.context_length")
-        validation = None
-        if files["validation"]:
-            validation = pack(tokenizer, iter_texts(files["validation"], cfg.data.text_field), seq_len)
-            validation = validation if len(validation) else None
         bf16 = autocast_dtype(device, resolve_dtype(cfg.model.dtype, device), cfg.model.autocast) is not None
-        metrics = pretrain(model, tokenizer, rows, stage_dir, cfg.train, seed=cfg.project.seed, device=device,
-                           bf16=bf16, validation=validation)
+        common = {"seed": cfg.project.seed, "device": device, "bf16": bf16}
+        if recipe.inputs == "packed":
+            rows = pack(tokenizer, iter_texts(files["corpus"] + files["train"], cfg.data.text_field), seq_len)
+            if len(rows) < 2:
+                raise UserError(f"the corpus holds {rows.numel()} tokens, too few for even two sequences of {seq_len}",
+                                hint="add text to data.corpus / data.train, or lower model.context_length")
+            validation = None
+            if files["validation"]:
+                validation = pack(tokenizer, iter_texts(files["validation"], cfg.data.text_field), seq_len)
+                validation = validation if len(validation) else None
+            metrics = recipe.train(model, tokenizer, rows, stage_dir, cfg.train, validation=validation, **common)
+        else:
+            if not files["train"] and not cfg.train.synthetic_pairs:
+                raise UserError(f"train.recipe {cfg.train.recipe} learns from data.train, which is empty",
+                                hint="list the .jsonl files of training rows under data.train")
+            metrics = recipe.train(model, tokenizer, files["train"], stage_dir, cfg.train, max_length=seq_len,
+                                   validation_files=files["validation"] or None,
+                                   base_dir=Path(cfg.model.path) if cfg.model.path else None, **common)
         model.eval()
-        samples = [{"prompt": p, "completion": generate_text(model, tokenizer, p, max_new_tokens=cfg.train.sample_max_new_tokens)}
-                   for p in cfg.train.sample_prompts]
+        samples = []
+        if recipe.generates_text:
+            samples = [{"prompt": p, "completion": generate_text(model, tokenizer, p, max_new_tokens=cfg.train.sample_max_new_tokens)}
+                       for p in cfg.train.sample_prompts]
         write_jsonl(stage_dir / "samples.jsonl", samples)
         outputs = {"model": "model", "metrics": "metrics.jsonl", "samples": "samples.jsonl"}
-        if (stage_dir / "loss.png").exists():
-            outputs["loss_plot"] = "loss.png"
+        for name, file in (("loss_plot", "loss.png"), ("rejects", "rejects.jsonl"), ("generations", "generations.jsonl"),
+                           ("expert_plot", "expert_share.png")):
+            if (stage_dir / file).exists():
+                outputs[name] = file
         return StageResult(outputs=outputs, metrics=metrics)
 
     config = {"model": cfg.model.model_dump(mode="json", exclude={"threads", "device"}),
@@ -176,24 +189,27 @@ def stage_train(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> Sta
     return run.run_stage("train", body, config=config, upstream=[done["data"], done["tokenizer"]], force=force)
 
 
-def _causal_lm(cfg: ProjectConfig, tokenizer, device):
-    """The model to pretrain: a fresh preset sized to the tokenizer, or a checkpoint."""
+def _model_for(cfg: ProjectConfig, tokenizer, device, architectures: tuple[str, ...]):
+    """The model to train: a fresh preset sized to the tokenizer, or a checkpoint, of a kind the recipe trains."""
+    recipe = cfg.train.recipe
     if cfg.model.path is not None:
-        from lmstack.models.loading import load_model
+        from lmstack.models.loading import load_model, model_kind
 
         model, _ = load_model(cfg.model.path, device=cfg.model.device, dtype=cfg.model.dtype,
                               trust_remote_code=cfg.model.trust_remote_code)
-        if model.config.is_encoder_decoder:
-            raise UserError(f"{cfg.model.path} is an encoder-decoder model; the pretrain recipe trains causal LMs")
+        if model_kind(model.config) not in architectures:
+            raise UserError(f"{cfg.model.path} is a {model_kind(model.config)} model; the {recipe} recipe trains "
+                            f"{' or '.join(architectures)} models")
         model.train()
         return model
     from lmstack.models.build import build_model
     from lmstack.models.presets import get_preset
 
     preset = get_preset(cfg.model.preset)
-    if preset.arch not in ("causal_lm", "moe"):
-        raise UserError(f"preset {preset.name!r} is a {preset.arch} model; the pretrain recipe trains causal LMs",
-                        hint="pick a llama-* or moe-* preset (`lmstack models presets`)")
+    if preset.arch not in architectures:
+        raise UserError(f"preset {preset.name!r} is a {preset.arch} model; the {recipe} recipe trains "
+                        f"{' or '.join(architectures)} models",
+                        hint="pick a matching preset (`lmstack models presets`)")
     model = build_model(preset, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                         max_position_embeddings=cfg.model.context_length, seed=cfg.project.seed)

@@ -13,7 +13,19 @@ import typer
 from rich.console import Console
 
 from lmstack import __version__
-from lmstack.cli import config_cmd, data_cmd, env_cmd, generate_cmd, models_cmd, run_cmd, serve_cmd, tokenizer_cmd
+from lmstack.cli import (
+    config_cmd,
+    data_cmd,
+    env_cmd,
+    eval_cmd,
+    export_cmd,
+    generate_cmd,
+    models_cmd,
+    run_cmd,
+    serve_cmd,
+    tokenizer_cmd,
+    train_cmd,
+)
 from lmstack.errors import UserError
 
 app = typer.Typer(
@@ -45,10 +57,13 @@ def _root(
 app.command("env")(env_cmd.env)
 app.command("generate")(generate_cmd.generate)
 app.command("run")(run_cmd.run)
+app.command("train")(train_cmd.train)
+app.command("export")(export_cmd.export)
 app.command("serve")(serve_cmd.serve)
 app.command("usage")(serve_cmd.usage)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(tokenizer_cmd.app, name="tokenizer")
 app.add_typer(serve_cmd.keys_app, name="keys")

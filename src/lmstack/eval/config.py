@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lmstack.config.base import Section
+
+ProjectMetric = Literal["perplexity", "bleu", "chrf", "rouge", "exact_match", "f1", "accuracy", "macro_f1", "rubric"]
 
 
 class EvalSection(Section):
     """Evaluation settings; tasks and metrics are chosen per project."""
 
-    metrics: list[Literal["perplexity", "bleu", "chrf", "rouge", "exact_match", "f1", "accuracy"]] = Field(
-        ["perplexity"], description="Metrics computed on the test split."
-    )
+    tasks: str | None = Field(None, description="Tasks YAML for `lmstack eval run` (e.g. "
+                                                "examples/customer-service/eval.yaml); none: score `metrics` on the "
+                                                "test split.")
+    metrics: list[ProjectMetric] = Field(["perplexity"], description="Metrics computed on the test split.")
     batch_size: int = Field(8, ge=1, description="Examples scored or generated at once.")
     max_new_tokens: int = Field(128, ge=1, description="Generation budget per example.")
+    max_length: int = Field(1024, ge=2, description="Perplexity and multiple choice: tokens per window.")
+    stride: int = Field(512, ge=1, description="Perplexity: tokens between window starts; smaller than max_length "
+                                               "so every token keeps some context.")
+    concurrency: int = Field(8, ge=1, description="Requests in flight when the model is an endpoint.")
+    retries: int = Field(3, ge=0, description="Retries per endpoint request, with exponential back-off.")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Coverage of reported confidence intervals.")
+
+    @model_validator(mode="after")
+    def _stride_below_window(self) -> EvalSection:
+        if self.stride >= self.max_length:
+            raise ValueError(f"eval.stride ({self.stride}) must be smaller than eval.max_length ({self.max_length})")
+        return self

@@ -9,8 +9,28 @@ from pydantic import Field
 from lmstack.config.base import Section
 
 
+class LoraSection(Section):
+    """Low-rank adapters (PEFT LoRA) for `method: lora | qlora`."""
+
+    r: int = Field(8, ge=1, le=1024, description="Rank of each adapter's low-rank update.")
+    alpha: float = Field(16, gt=0, description="Scale of the update: the adapter output is multiplied by alpha / r.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the adapter's input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear",
+        description="Module names to adapt (the last part of the name, e.g. [q_proj, v_proj]), "
+                    "or all-linear: every linear layer but the output head.",
+    )
+
+
 class TrainSection(Section):
-    recipe: Literal["pretrain"] = Field("pretrain", description="Training recipe: pretrain (causal LM on the corpus).")
+    recipe: Literal["pretrain", "sft", "seq2seq", "moe", "contrastive"] = Field(
+        "pretrain",
+        description="Training recipe: pretrain (causal LM on the corpus), sft (chat fine-tuning on "
+                    "messages/alpaca/sharegpt rows, loss on assistant tokens), seq2seq (encoder-decoder "
+                    "on source → target pairs), moe (pretrain a mixture-of-experts preset with the router "
+                    "load-balancing loss, logging each expert's token share), contrastive (CLIP-style "
+                    "image-text dual encoder, symmetric InfoNCE).",
+    )
     max_steps: int = Field(300, ge=1, description="Optimizer steps to run.")
     max_minutes: float | None = Field(None, gt=0, description="Stop (and save) after this many minutes of training.")
     batch_size: int = Field(16, ge=1, description="Sequences per step on each device, before accumulation.")
@@ -24,7 +44,36 @@ class TrainSection(Section):
     eval_every: int = Field(100, ge=1, description="Steps between held-out loss evaluations.")
     save_every: int = Field(100, ge=1, description="Steps between checkpoints (`--resume` continues from the latest).")
     validation_share: float = Field(
-        0.02, ge=0, lt=0.5, description="Share of the packed corpus held out when data.validation is empty."
+        0.02, ge=0, lt=0.5,
+        description="Share of the training rows (pretrain: packed sequences) held out when data.validation is empty.",
     )
     sample_prompts: list[str] = Field([], description="Prompts completed greedily after training, as a quick look.")
     sample_max_new_tokens: int = Field(48, ge=1, le=4096, description="Tokens generated per sample prompt.")
+    method: Literal["full", "lora", "qlora"] = Field(
+        "full",
+        description="sft/seq2seq: full (every weight trains), lora (PEFT adapters on a frozen model) or "
+                    "qlora (adapters on a 4-bit model; needs a CUDA GPU and bitsandbytes).",
+    )
+    lora: LoraSection = Field(default_factory=LoraSection, description="Adapter settings for method lora/qlora.")
+    data_format: Literal["auto", "messages", "alpaca", "sharegpt"] = Field(
+        "auto",
+        description="sft: row format of the chat files. auto detects it per file: messages (OpenAI "
+                    "role/content list), alpaca (instruction/input/output), sharegpt (conversations of from/value).",
+    )
+    source_field: str = Field("question", min_length=1, description="seq2seq: the jsonl field read as the source text.")
+    target_field: str = Field("answer", min_length=1, description="seq2seq: the jsonl field read as the target text.")
+    generation_examples: int = Field(
+        8, ge=0, le=10000,
+        description="seq2seq: validation sources translated greedily after training, written to generations.jsonl "
+                    "and scored with BLEU.",
+    )
+    moe_collapse_share: float = Field(
+        0.5, gt=0, le=1,
+        description="moe: warn when one expert receives more than this share of the tokens (a token counts "
+                    "for each of its top-k experts, so an even spread gives every expert top_k / experts).",
+    )
+    synthetic_pairs: int = Field(
+        0, ge=0, le=1_000_000,
+        description="contrastive: draw this many synthetic image-caption pairs (shapes, colours, positions, "
+                    "counts; English and Chinese captions) and train on them instead of data.train.",
+    )

@@ -78,3 +78,8 @@ class TimeBudget(TrainerCallback):
         if self.seconds is not None and time.perf_counter() - self.t0 > self.seconds:
             control.should_training_stop = True
             control.should_save = True
+
+
+def last_logged(history: list[dict], key: str, default: float) -> float:
+    """The latest logged value of `key` (a run's mean loss hides where training ended)."""
+    return next((row[key] for row in reversed(history) if key in row), default)

@@ -1,0 +1,95 @@
+"""Pieces every fine-tuning recipe shares: adapters or not, a held-out split, and the Trainer run."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import PrinterCallback, Trainer, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from lmstack.atomic import atomic_path
+from lmstack.train.adapters import add_adapters, quantized, require_qlora
+from lmstack.train.config import TrainSection
+from lmstack.train.pretrain import training_arguments
+from lmstack.train.progress import JsonlLog, RichProgress, TimeBudget, last_logged
+
+
+def context_length(model) -> int:
+    """Positions the model can attend over."""
+    return model.config.get_text_config().max_position_embeddings
+
+
+def trainable_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def prepare_model(model, cfg: TrainSection, *, task_type: str, out_dir: Path, base_dir: Path | None,
+                  tokenizer, device: torch.device):
+    """The model to train for `cfg.method`: itself (full), or a frozen (4-bit for qlora) base with adapters.
+
+    Adapters record the folder of their base; a model built in memory is saved to `out_dir/base` first.
+    """
+    if cfg.method == "full":
+        return model
+    if cfg.method == "qlora":
+        require_qlora(device)
+    if base_dir is None:
+        base_dir = out_dir / "base"
+        if not (base_dir / "config.json").is_file():
+            with atomic_path(base_dir) as tmp:
+                model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+    if cfg.method == "qlora":
+        model = quantized(base_dir, type(model), device)
+    return add_adapters(model, cfg.lora, task_type=task_type, base_dir=base_dir)
+
+
+def fit(model, tokenizer, train, validation, out_dir: Path, cfg: TrainSection, *, seed: int,
+        device: torch.device, bf16: bool, resume: bool, collator=None,
+        callbacks: Sequence[TrainerCallback] = ()) -> tuple[Trainer, dict]:
+    """Run HF Trainer on tokenized rows (dicts of input_ids and labels), resuming from the latest
+    checkpoint when asked; the trainer and its summary metrics.
+
+    `callbacks` run before the metrics log, so values they add to a log row are written with it.
+    Tokens count both sides of an encoder-decoder's rows.
+    """
+    args = training_arguments(cfg, out_dir, seed=seed, device=device, bf16=bf16, has_validation=bool(validation))
+    args.label_names = ["labels"]  # a PEFT wrapper hides the forward signature Trainer reads them from
+    sides = ("input_ids", "labels") if model.config.is_encoder_decoder else ("input_ids",)
+    mean_len = sum(len(train[i][side]) for i in range(len(train)) for side in sides) / len(train)
+    tokens_per_step = round(cfg.batch_size * cfg.grad_accum * mean_len)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train, eval_dataset=validation or None, data_collator=collator,
+        processing_class=tokenizer,  # checkpoints carry the tokenizer and its chat template
+        callbacks=[*callbacks, RichProgress(tokens_per_step), JsonlLog(out_dir / "metrics.jsonl"), TimeBudget(cfg.max_minutes)],
+    )
+    trainer.remove_callback(PrinterCallback)
+    last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
+    result = trainer.train(resume_from_checkpoint=last)
+    seconds = result.metrics.get("train_runtime", 0.0)
+    metrics = {
+        "steps": trainer.state.global_step,
+        "train_loss": round(last_logged(trainer.state.log_history, "loss", result.training_loss), 4),
+        "train_tokens": trainer.state.global_step * tokens_per_step,
+        "train_seconds": round(seconds, 2),
+        "tokens_per_s": round(trainer.state.global_step * tokens_per_step / max(seconds, 1e-9), 1),
+        "resumed_from": last,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": trainable_parameters(model),
+    }
+    if validation:
+        val_loss = trainer.evaluate()["eval_loss"]
+        metrics.update(val_loss=round(val_loss, 4), val_perplexity=round(math.exp(min(val_loss, 50)), 3))
+    return trainer, metrics
+
+
+def hold_out(rows: list, share: float, seed: int) -> tuple[list, list]:
+    """(train, validation): `share` of the rows (at least one when share > 0 and rows > 1) held out."""
+    n_val = min(len(rows) - 1, max(1, round(len(rows) * share))) if share > 0 and len(rows) > 1 else 0
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    return [rows[i] for i in order[n_val:]], [rows[i] for i in order[:n_val]]

@@ -1,0 +1,40 @@
+"""The recipe table: what each `train.recipe` trains, and on what (the pipeline's train stage reads it).
+
+    >>> RECIPES["sft"].architectures
+    ('causal_lm', 'moe')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from lmstack.train.contrastive import contrastive
+from lmstack.train.moe import moe
+from lmstack.train.pretrain import pretrain
+from lmstack.train.seq2seq import seq2seq
+from lmstack.train.sft import sft
+
+
+@dataclass(frozen=True)
+class Recipe:
+    train: Callable[..., dict]
+    architectures: tuple[str, ...]
+    """Model kinds (preset architectures, `lmstack.models.loading.model_kind`) the recipe can train."""
+    inputs: Literal["packed", "files"]
+    """packed: a (N, T) tensor of packed corpus tokens; files: the data stage's train/validation files."""
+
+    @property
+    def generates_text(self) -> bool:
+        """Whether the trained model completes prompts (sample_prompts apply)."""
+        return set(self.architectures) <= {"causal_lm", "moe"}
+
+
+RECIPES: dict[str, Recipe] = {
+    "pretrain": Recipe(pretrain, ("causal_lm", "moe"), "packed"),
+    "sft": Recipe(sft, ("causal_lm", "moe"), "files"),
+    "seq2seq": Recipe(seq2seq, ("seq2seq",), "files"),
+    "moe": Recipe(moe, ("moe",), "packed"),
+    "contrastive": Recipe(contrastive, ("dual_encoder",), "files"),
+}

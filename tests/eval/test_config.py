@@ -1,0 +1,33 @@
+"""The project's `eval` section: defaults validate, bad values are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+# lmstack.config first: it imports every step's section, so importing a section first is circular.
+from lmstack.config import ProjectConfig
+from lmstack.eval.config import EvalSection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_validate_and_every_field_is_described():
+    section = EvalSection()
+    assert section.stride < section.max_length and section.tasks is None
+    assert all(f.description for f in EvalSection.model_fields.values())
+
+
+def test_example_project_without_an_eval_section_loads():
+    raw = yaml.safe_load((ROOT / "examples" / "customer-service" / "project.yaml").read_text())
+    assert "eval" not in raw
+    assert ProjectConfig.model_validate(raw).eval == EvalSection()
+
+
+@pytest.mark.parametrize("bad", [{"stride": 1024, "max_length": 1024}, {"metric": ["bleu"]}, {"metrics": ["blue"]}])
+def test_bad_values_are_refused(bad):
+    with pytest.raises(ValidationError):
+        EvalSection(**bad)
