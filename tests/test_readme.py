@@ -12,7 +12,7 @@ from lmstack.cli import app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
-LINES = [line.split("#")[0].strip() for block in BLOCKS for line in block.splitlines()
+LINES = [line.split("#")[0].strip() for block in BLOCKS for line in block.replace("\\\n", " ").splitlines()
          if line.strip().startswith("lmstack ")]
 
 
