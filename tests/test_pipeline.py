@@ -37,7 +37,7 @@ train: {{max_steps: 6, batch_size: 4, log_every: 1, eval_every: 3, save_every: 2
 def test_run_trains_skips_and_forces(project):
     cfg = load_config(project)
     done = run_project(cfg)
-    assert [o.skipped for o in done.values()] == [False, False, False]
+    assert [o.skipped for o in done.values()] == [False, False, False, False]
     train = done["train"]
     m = train.manifest["metrics"]
     assert m["steps"] == 6 and m["train_tokens"] == 6 * 4 * 32 and m["val_loss"] > 0
@@ -53,11 +53,12 @@ def test_run_trains_skips_and_forces(project):
     assert sorted(p.name for p in train.output("model").glob("*.safetensors")) == ["model.safetensors"]
 
     again = run_project(load_config(project))
-    assert [o.skipped for o in again.values()] == [True, True, True]
+    assert [o.skipped for o in again.values()] == [True, True, True, True]
     changed = run_project(load_config(project, ["train.max_steps=4"]))
-    assert [o.skipped for o in changed.values()] == [True, True, False]
+    assert [o.skipped for o in changed.values()] == [True, True, False, False]
     forced = run_project(load_config(project, ["train.max_steps=4"]), force=True)
-    assert [o.skipped for o in forced.values()] == [False, False, False]
+    assert [o.skipped for o in forced.values()] == [False, False, False, False]
+    assert forced["eval"].manifest["metrics"] == {"skipped": "eval.tasks is not set"}
 
 
 def test_only_needs_finished_upstream(project):
@@ -121,3 +122,22 @@ def test_data_stage_runs_the_cleaning_recipe(project, tmp_path):
     assert index["corpus"] == ["clean/corpus.jsonl"]
     kept = (data.stage_dir / "clean/corpus.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(kept) == len(set(lines)) == data.manifest["metrics"]["clean"]["rows_kept"]
+
+
+def test_eval_stage_scores_the_trained_model(project, tmp_path):
+    rows = [{"id": f"r{i}", "text": line} for i, line in
+            enumerate((tmp_path / "corpus.txt").read_text(encoding="utf-8").splitlines()[:20])]
+    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    (tmp_path / "tasks.yaml").write_text(
+        "tasks:\n  - name: ppl\n    kind: perplexity\n    dataset: {path: test.jsonl, id_field: id}\n"
+        "    prompt: '{{ text }}'\n    max_length: 32\n    stride: 16\n", encoding="utf-8")
+    project.write_text(project.read_text(encoding="utf-8") + "eval: {tasks: tasks.yaml}\n", encoding="utf-8")
+    evaluation = run_project(load_config(project))["eval"]
+    assert evaluation.output("report").read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    ppl = evaluation.manifest["metrics"]["tasks"]["ppl"]["perplexity"]["scores"]["trained"]
+    from lmstack.eval.perplexity import perplexity
+
+    model = AutoModelForCausalLM.from_pretrained(run_project(load_config(project))["train"].output("model"))
+    tok = AutoTokenizer.from_pretrained(run_project(load_config(project))["train"].output("model"))
+    expected = perplexity(model, tok, [r["text"] for r in rows], max_length=32, stride=16).perplexity
+    assert ppl == pytest.approx(expected, rel=1e-3)

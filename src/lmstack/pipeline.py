@@ -1,6 +1,6 @@
 """`lmstack run`: the stages of the method in order, each cached in the run directory.
 
-    data → tokenizer → train
+    data → tokenizer → train → eval
 
 Each stage reads what earlier stages wrote (through their manifests), never their memory, so a
 stage can be rerun alone and an up-to-date one is skipped.
@@ -19,7 +19,7 @@ from lmstack.config.schema import ProjectConfig
 from lmstack.errors import UserError
 from lmstack.runs import RunDir, StageOutcome, StageResult
 
-STAGES = ("data", "tokenizer", "train")
+STAGES = ("data", "tokenizer", "train", "eval")
 ROLES = ("corpus", "train", "validation", "test")
 
 
@@ -92,10 +92,12 @@ def stage_data(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> Stag
 def _clean(recipe_path: Path, base: Path | None, out: Path, files: dict[str, list[Path]]) -> dict:
     """Run the cleaning recipe; the files it cleaned are replaced by their cleaned versions in `files`."""
     from lmstack.data.clean import clean
+    from lmstack.data.html_report import write_html_report
     from lmstack.data.recipe import load_recipe
 
     recipe = load_recipe(recipe_path, base_dir=base)
-    report = clean(recipe, out)
+    report = clean(recipe, out, progress=True)
+    write_html_report(out)
     cleaned = {recipe.resolve(p).resolve(): out / f"{p.stem}.jsonl" for p in recipe.inputs}
     for role in ROLES:
         files[role] = [cleaned.get(Path(p).resolve(), p) for p in files[role]]
@@ -216,8 +218,31 @@ def _model_for(cfg: ProjectConfig, tokenizer, device, architectures: tuple[str, 
     return model.to(device)
 
 
+def stage_eval(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> StageOutcome:
+    """The trained model, and the base checkpoint when model.path is set, on eval.tasks: one report."""
+    section = cfg.eval
+
+    def body(stage_dir: Path) -> StageResult:
+        from lmstack.eval.multi import evaluate_models
+
+        if section.tasks is None:
+            return StageResult(metrics={"skipped": "eval.tasks is not set"})
+        trained = str(done["train"].output("model"))
+        models = {"base": str(cfg.model.path), "tuned": trained} if cfg.model.path else {"trained": trained}
+        summary = evaluate_models(section.tasks, models, stage_dir, batch_size=section.batch_size,
+                                  device=cfg.model.device, dtype=cfg.model.dtype, concurrency=section.concurrency,
+                                  retries=section.retries, confidence=section.confidence)
+        return StageResult(outputs={"report": "report.html", "summary": "summary.json"},
+                           metrics={"baseline": summary["baseline"], "tasks": summary["tasks"]})
+
+    config = {"eval": section.model_dump(mode="json"), "base_model": cfg.model.path}
+    return run.run_stage("eval", body, config=config, inputs=[section.tasks] if section.tasks else [],
+                         upstream=[done["data"], done["train"]], force=force)
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[RunDir, ProjectConfig, dict, bool], StageOutcome]] = {
     "data": stage_data,
     "tokenizer": stage_tokenizer,
     "train": stage_train,
+    "eval": stage_eval,
 }

@@ -15,7 +15,7 @@ def test_ops_lists_every_operator_with_parameters_and_defaults():
     ops = {op["name"]: op for op in json.loads(result.output)}
     assert {"nfkc", "whitespace", "strip_html", "chinese_script", "length", "special_chars", "flagged_words", "encoding",
             "language", "gopher_quality", "gopher_repetition", "c4_lines", "fineweb_lines", "pii", "exact_dedup",
-            "minhash_dedup"} == set(ops)
+            "minhash_dedup", "semantic_dedup"} == set(ops)
     length = {p["name"]: p for p in ops["length"]["params"]}
     assert length["min"]["default"] == 1 and length["unit"]["default"] == "chars"
     assert ops["minhash_dedup"]["family"] == "dedup"

@@ -31,3 +31,12 @@ def test_example_project_without_an_eval_section_loads():
 def test_bad_values_are_refused(bad):
     with pytest.raises(ValidationError):
         EvalSection(**bad)
+
+
+def test_tasks_path_is_relative_to_the_project_file(tmp_path):
+    from lmstack.config.loader import load_config
+
+    raw = yaml.safe_load((ROOT / "examples" / "customer-service" / "project.yaml").read_text())
+    raw["eval"] = {"tasks": "eval.yaml"}
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert load_config(tmp_path / "project.yaml").eval.tasks == tmp_path.resolve() / "eval.yaml"

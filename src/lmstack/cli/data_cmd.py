@@ -19,12 +19,17 @@ def run(
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: the recipe's output_dir)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder the recipe's inputs are relative to (default: the recipe's base_dir)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole JSON report."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts) beside report.json."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (rows/s, ETA) on stderr."),
 ) -> None:
-    """Clean the recipe's inputs: kept rows, exclusions per step, rejects and report.json in the output folder."""
+    """Clean the recipe's inputs: kept rows, exclusions per step, rejects, report.json and report.html in the output folder."""
     from lmstack.data.clean import clean
+    from lmstack.data.html_report import write_html_report
     from lmstack.data.recipe import load_recipe
 
-    report = clean(load_recipe(recipe, base_dir=data_dir), out)
+    loaded = load_recipe(recipe, base_dir=data_dir)
+    report = clean(loaded, out, progress=progress)
+    page = write_html_report(out if out is not None else loaded.output_dir) if html else None
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -48,6 +53,8 @@ def run(
         for name, s in report["noise"]["by_noise"].items():
             noise.add_row(name, str(s["planted"]), str(s["caught"]), _pct(s["recall"]), _pct(s["precision"]))
         console.print(noise)
+    if page is not None:
+        console.print(f"report: {page}")
 
 
 def _pct(x: float | None) -> str:

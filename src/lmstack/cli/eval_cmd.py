@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from lmstack.errors import UserError
+
 app = typer.Typer(help="Evaluate models: quality metrics on tasks, side-by-side comparison, business metrics.",
                   no_args_is_help=True)
 
@@ -33,23 +35,45 @@ def run(
     dtype: str = typer.Option("auto", "--dtype", help="Local model: auto | float32 | bfloat16 | float16."),
     restart: bool = typer.Option(False, "--restart", help="Discard saved per-example results instead of resuming."),
     confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999, help="Coverage of the score intervals."),
+    bench: Path = typer.Option(None, "--bench", help="bench.json from `lmstack bench serve` of this model: its QPS and "
+                                                     "latencies are stored beside the quality scores."),
 ) -> None:
     """Run every task against one model; an interrupted run resumes where it stopped."""
     from rich.console import Console
 
+    from lmstack.eval.efficiency import efficiency_rows, load_bench
     from lmstack.eval.run import evaluate
     from lmstack.eval.runners import open_runner
 
+    efficiency = load_bench(bench) if bench else None  # a bad file fails before any model call
     runner = open_runner(model, batch_size=batch_size, tokenizer=str(tokenizer) if tokenizer else None, device=device,
                          dtype=dtype, served_model=served_model, concurrency=concurrency, retries=retries)
     out_dir = out or default_out_dir(tasks, model)
-    record = evaluate(tasks, runner, out_dir, only=task, restart=restart, confidence=confidence)
+    record = evaluate(tasks, runner, out_dir, only=task, restart=restart, confidence=confidence, efficiency=efficiency)
     console = Console()
     for name, result in record["tasks"].items():
         scores = ", ".join(f"{k} {v:.4g} [{m['intervals'][k][0]:.4g}, {m['intervals'][k][1]:.4g}]"
                            for m in result["metrics"].values() for k, v in m["scores"].items())
         console.print(f"[bold]{name}[/bold] ({result['dataset']['examples']} examples): {scores}")
+    if efficiency:
+        for label, (cell,) in efficiency_rows([efficiency]):
+            console.print(f"[bold]{label}[/bold]: {cell}")
     console.print(f"results: {out_dir / 'results.json'}")
+
+
+def _records_with_benches(results: list[Path], bench: list[str]) -> list[dict]:
+    """The records, with each `--bench NAME=bench.json` attached (replacing one stored by `eval run --bench`)."""
+    from lmstack.eval.compare import load_record, model_label
+    from lmstack.eval.efficiency import load_bench, parse_bench_options
+
+    records = [load_record(p) for p in results]
+    for i, path in parse_bench_options(bench, [model_label(r) for r in records]).items():
+        records[i]["efficiency"] = load_bench(path)
+    return records
+
+
+_BENCH_HELP = ("NAME=bench.json: attach a `lmstack bench serve` result to a model; NAME is its position (0 = first "
+               "results file) or its label (repeatable).")
 
 
 @app.command("compare")
@@ -57,14 +81,17 @@ def compare_cmd(
     results: list[Path] = typer.Argument(..., help="results.json files; the first is the baseline."),
     resamples: int = typer.Option(1000, "--resamples", min=10, help="Bootstrap resamples for the intervals."),
     confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999, help="Interval coverage."),
+    bench: list[str] = typer.Option([], "--bench", help=_BENCH_HELP),
 ) -> None:
-    """Side-by-side table: each model's scores and its difference from the baseline, with an interval."""
+    """Side-by-side table: each model's scores and its difference from the baseline, with an interval;
+    then the serving efficiency of the models that have a bench result."""
     from rich.console import Console
     from rich.table import Table
 
-    from lmstack.eval.compare import compare, load_record, model_label
+    from lmstack.eval.compare import compare, model_label
+    from lmstack.eval.efficiency import efficiency_rows
 
-    records = [load_record(p) for p in results]
+    records = _records_with_benches(results, bench)
     rows = compare(records, resamples=resamples, confidence=confidence)
     table = Table(title=f"difference vs {model_label(records[0])} ({confidence:.0%} paired bootstrap)")
     table.add_column("task")
@@ -81,7 +108,17 @@ def compare_cmd(
             text += f" [{ci[0]:+.3g}, {ci[1]:+.3g}])" if ci else ")"
             cells.append(text)
         table.add_row(row.task, row.score, *cells)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    benches = [r.get("efficiency") for r in records]
+    if any(benches):
+        eff = Table(title="serving efficiency (lmstack bench serve)")
+        eff.add_column("")
+        for i, record in enumerate(records):
+            eff.add_column(f"[{i}] {model_label(record)}", justify="right")
+        for label, cells in efficiency_rows(benches):
+            eff.add_row(label, *cells)
+        console.print(eff)
 
 
 @app.command("report")
@@ -90,14 +127,52 @@ def report(
     out: Path = typer.Option(Path("eval-report.html"), "--out", "-o", help="HTML file to write."),
     worst: int = typer.Option(10, "--worst", min=0, help="Worst examples listed per task and model."),
     resamples: int = typer.Option(1000, "--resamples", min=10, help="Bootstrap resamples for the intervals."),
+    bench: list[str] = typer.Option([], "--bench", help=_BENCH_HELP),
 ) -> None:
-    """One HTML page: a bar chart per score and model, differences with intervals, worst examples."""
-    from lmstack.eval.compare import load_record
+    """One HTML page: a bar chart per score and model, differences with intervals, worst examples,
+    and an efficiency table with TTFT / E2E latency CDFs for models with a bench result."""
     from lmstack.eval.report import write_report
 
-    path = write_report([load_record(p) for p in results], out, paths=[str(p) for p in results], worst=worst,
+    path = write_report(_records_with_benches(results, bench), out, paths=[str(p) for p in results], worst=worst,
                         resamples=resamples)
     typer.echo(f"report: {path}")
+
+
+@app.command("models")
+def models_cmd(
+    tasks: Path = typer.Argument(..., help="Tasks YAML file."),
+    model: list[str] = typer.Option(..., "--model", "-m", help="NAME=folder or NAME=URL (repeatable); the first is "
+                                                               "the baseline."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for <NAME>/results.json, report.html, summary.json."),
+    bench: list[str] = typer.Option([], "--bench", help="NAME=bench.json from `lmstack bench serve` (repeatable)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Local models: prompts generated at once."),
+    device: str = typer.Option("auto", "--device", help="Local models: auto | cpu | cuda | mps."),
+    resamples: int = typer.Option(1000, "--resamples", min=10, help="Bootstrap resamples for the intervals."),
+) -> None:
+    """Evaluate several models on the same tasks; one HTML report and a summary of the differences."""
+    from lmstack.eval.multi import evaluate_models
+
+    summary = evaluate_models(tasks, _pairs(model, "--model"), out, benches=_pairs(bench, "--bench"),
+                              batch_size=batch_size, device=device, resamples=resamples)
+    for task, scores in summary["tasks"].items():
+        for score, entry in scores.items():
+            diffs = "".join(f", {n} {d['value']:+.3g}" + (f" [{d['interval'][0]:+.3g}, {d['interval'][1]:+.3g}]"
+                                                          if d["interval"] else "")
+                            for n, d in entry["differences"].items() if d["value"] is not None)
+            typer.echo(f"{task} {score}: {summary['baseline']} {entry['scores'][summary['baseline']]:.4g}{diffs}")
+    typer.echo(f"report: {summary['report']}")
+
+
+def _pairs(options: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name or not value:
+            raise UserError(f"{flag} {option!r} is not NAME=VALUE", hint=f"e.g. {flag} base=models/base")
+        if name in out:
+            raise UserError(f"{flag} names {name!r} twice")
+        out[name] = value
+    return out
 
 
 @app.command("business")
@@ -122,3 +197,23 @@ def business(
             console.print(f"{label}: {est.value:.3f} [{lo:.3f}, {hi:.3f}] (n={est.n})")
     for bad in report.bad_rows:
         console.print(f"[yellow]skipped line {bad.line}:[/yellow] {bad.reason}")
+
+
+@app.command("export-usage")
+def export_usage_cmd(
+    db_url: str = typer.Option(None, "--db-url", help="The server's database [default: LMSTACK_DB_URL, else "
+                                                      "sqlite:///lmstack-serve.db]."),
+    out: Path = typer.Option(..., "--out", "-o", help="JSON-lines interaction log to write."),
+    session_by: str = typer.Option("request", "--session-by", help="request | key | key-day: what one session is."),
+    model: str = typer.Option(None, "--model", help="Only this model's requests."),
+) -> None:
+    """Export the usage ledger as an interaction log for `lmstack eval business`.
+
+    The ledger records no outcome or rating, so the sessions carry no resolved/rating/thumbs:
+    completion and satisfaction need them joined in from your feedback store.
+    """
+    from lmstack.eval.usage_export import export_usage
+    from lmstack.serve.db.migrate import resolve_db_url
+
+    done = export_usage(resolve_db_url(db_url), out, session_by=session_by, model=model)
+    typer.echo(f"{done.requests} requests → {done.sessions} sessions (by {session_by}): {done.path}")

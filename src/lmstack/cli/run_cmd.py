@@ -16,7 +16,7 @@ def run(
     project: Path = typer.Argument(..., help="Project YAML file."),
     override: list[str] = typer.Option([], "--override", "-o", help=OVERRIDE_HELP),
     force: bool = typer.Option(False, "--force", help="Rerun stages even when they are up to date."),
-    only: str | None = typer.Option(None, "--only", help="Run just this stage (data, tokenizer, train); earlier ones must have finished."),
+    only: str | None = typer.Option(None, "--only", help="Run just this stage (data, tokenizer, train, eval); earlier ones must have finished."),
 ) -> None:
     """Run the project's stages in order; stages whose inputs and config are unchanged are skipped."""
     from lmstack.config import load_config
@@ -37,4 +37,7 @@ def run(
         console.print(Panel("\n".join(lines), title="model", expand=False))
         console.print(f"model: {train.output('model')}\n"
                       f"try it: lmstack generate {train.output('model')} \"<prompt>\"")
+    evaluation = done.get("eval")
+    if evaluation is not None and "report" in evaluation.manifest["outputs"]:
+        console.print(f"evaluation report: {evaluation.output('report')}")
     console.print(f"run directory: {cfg.run_root}")

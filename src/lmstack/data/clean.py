@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from lmstack.atomic import atomic_path, write_json
+from lmstack.data.augment.back_translation import make_translator
 from lmstack.data.augment.run import augment
 from lmstack.data.budget import OverBudget, over_budget_error, relaxations
 from lmstack.data.chat import normalise_chat
 from lmstack.data.io import Rejects, Row, read_file
 from lmstack.data.noise_score import score_noise
 from lmstack.data.ops import build
-from lmstack.data.ops.base import Params
+from lmstack.data.progress import Advance, count_rows, progress_bar
+from lmstack.data.ops.base import Operator, Outcome, Params
 from lmstack.data.recipe import Recipe
 from lmstack.data.report import RunStats, StepStats
 from lmstack.errors import UserError
@@ -73,8 +75,21 @@ class _Sinks:
         f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-def _run(recipe: Recipe, params: dict[str, Params], out: Path) -> tuple[RunStats, Rejects]:
-    """One pass over the inputs into the folder `out`."""
+_BATCH = 256  # rows pushed through the steps together: embedding steps run one model call per batch
+
+
+def _apply(op: Operator, items: list[tuple[list[str], str]]) -> list[Outcome]:
+    """The step's outcomes for rows in input order; a step with `batch` sees them all at once."""
+    if hasattr(op, "batch"):
+        return op.batch(items)
+    if getattr(op, "wants_where", False):
+        return [op(texts, where) for texts, where in items]
+    return [op(texts) for texts, _ in items]
+
+
+def _run(recipe: Recipe, params: dict[str, Params], out: Path, advance: Advance) -> tuple[RunStats, Rejects]:
+    """One pass over the inputs into the folder `out`, `_BATCH` rows at a time: each step sees the
+    rows in input order, so the output is the same as row by row."""
     ops = [(s.step_name, s.op, build(s.op, params[s.step_name]), set(s.files) if s.files else None) for s in recipe.steps]
     stats = RunStats({name: StepStats(name, op) for name, op, _, _ in ops})
     out.mkdir(parents=True)
@@ -82,45 +97,74 @@ def _run(recipe: Recipe, params: dict[str, Params], out: Path) -> tuple[RunStats
         rejects = Rejects(sink=stack.enter_context(open(out / "rejects.jsonl", "w", encoding="utf-8")))
         augmented = stack.enter_context(open(out / "augmented.jsonl", "w", encoding="utf-8")) if recipe.augment else None
         put = partial(with_texts, recipe=recipe)
+        pending: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []  # kept rows waiting to be augmented
+        translator = (make_translator(recipe.augment.back_translation)
+                      if recipe.augment and "back_translation" in recipe.augment.method_set else None)
         sinks = _Sinks(out, stack)
+
+        def flush_augment() -> None:
+            if augmented is not None and pending:
+                for copy in augment(pending, recipe.augment, stats.augmented, put, translator):
+                    augmented.write(json.dumps(copy, ensure_ascii=False) + "\n")
+            pending.clear()
+
+        def run_batch(batch: list[tuple[Row, dict[str, Any], list[str]]], target: IO) -> None:
+            texts_of = [texts for _, _, texts in batch]
+            alive = [True] * len(batch)
+            for name, op_name, op, files in ops:
+                todo = [i for i, (row, _, _) in enumerate(batch) if alive[i] and (files is None or row.file in files)]
+                if not todo:
+                    continue
+                step = stats.steps[name]
+                outcomes = _apply(op, [(texts_of[i], f"{batch[i][0].file}:{batch[i][0].line}") for i in todo])
+                for i, outcome in zip(todo, outcomes):
+                    row, data, texts = batch[i][0], batch[i][1], texts_of[i]
+                    if outcome.texts is None:
+                        alive[i] = False
+                        step.removed += 1
+                        step.reasons[_NUMBER.sub("#", outcome.reason or "")] += 1
+                        sinks.write("exclusions", name, {**row.where(), "step": name, "op": op_name, "reason": outcome.reason,
+                                                         "row": with_texts(data, texts, recipe)})
+                    elif outcome.texts != texts:
+                        step.changed += 1
+                        step.tags.update(outcome.tags)
+                        sinks.write("changes", name, {**row.where(), "step": name, "tags": list(outcome.tags)})
+                        texts_of[i] = outcome.texts
+            for i, (row, data, _) in enumerate(batch):
+                if not alive[i]:
+                    continue
+                stats.kept(row.file, "\n".join(texts_of[i]))
+                kept = with_texts(data, texts_of[i], recipe)
+                target.write(json.dumps(kept, ensure_ascii=False) + "\n")
+                if augmented is not None:
+                    pending.append((kept, row.where(), texts_of[i]))
+                    if len(pending) >= recipe.augment.back_translation.batch_size:
+                        flush_augment()
+
         for path in recipe.inputs:
             target = stack.enter_context(open(out / f"{path.stem}.jsonl", "w", encoding="utf-8"))
+            batch: list[tuple[Row, dict[str, Any], list[str]]] = []
             for row in read_file(recipe.resolve(path), rejects, name=path.as_posix()):
+                advance(1)
                 shaped = row_texts(row, recipe)
                 if isinstance(shaped, str):
                     rejects.add(row.file, row.line, shaped, json.dumps(row.data, ensure_ascii=False))
                     continue
                 data, texts = shaped
                 stats.saw(row.file, "\n".join(texts))
-                where = row.where()
-                for name, op_name, op, files in ops:
-                    if files is not None and row.file not in files:
-                        continue
-                    outcome = op(texts, f"{row.file}:{row.line}") if getattr(op, "wants_where", False) else op(texts)
-                    step = stats.steps[name]
-                    if outcome.texts is None:
-                        step.removed += 1
-                        step.reasons[_NUMBER.sub("#", outcome.reason or "")] += 1
-                        sinks.write("exclusions", name, {**where, "step": name, "op": op_name, "reason": outcome.reason,
-                                                         "row": with_texts(data, texts, recipe)})
-                        break
-                    if outcome.texts != texts:
-                        step.changed += 1
-                        step.tags.update(outcome.tags)
-                        sinks.write("changes", name, {**where, "step": name, "tags": list(outcome.tags)})
-                        texts = outcome.texts
-                else:  # no step removed the row
-                    stats.kept(row.file, "\n".join(texts))
-                    kept = with_texts(data, texts, recipe)
-                    target.write(json.dumps(kept, ensure_ascii=False) + "\n")
-                    if augmented is not None:
-                        for copy in augment([(kept, where, texts)], recipe.augment, stats.augmented, put):
-                            augmented.write(json.dumps(copy, ensure_ascii=False) + "\n")
+                batch.append((row, data, texts))
+                if len(batch) >= _BATCH:
+                    run_batch(batch, target)
+                    batch = []
+            run_batch(batch, target)
+        flush_augment()
     return stats, rejects
 
 
-def clean(recipe: Recipe, out_dir: str | Path | None = None) -> dict[str, Any]:
+def clean(recipe: Recipe, out_dir: str | Path | None = None, *, progress: bool = False) -> dict[str, Any]:
     """Clean the recipe's inputs into `out_dir` (default: the recipe's output_dir); return the report dict.
+
+    `progress` shows a bar on stderr (rows, rows/s, and the ETA for line-based inputs).
 
     Over the removal budget it raises a UserError with the per-step table, or, with
     `on_budget: relax`, reruns with each relaxation in turn and reports which it applied.
@@ -129,12 +173,13 @@ def clean(recipe: Recipe, out_dir: str | Path | None = None) -> dict[str, Any]:
     if out is None:
         raise UserError("the recipe has no output_dir", hint="add `output_dir:` to the recipe or pass --out")
     params = recipe.step_params()
+    total = count_rows([recipe.resolve(p) for p in recipe.inputs]) if progress else None
     applied: list[dict[str, Any]] = []
     steps = relaxations(recipe) if recipe.on_budget == "relax" else iter(())
     while True:
         try:
-            with atomic_path(out) as tmp:
-                stats, rejects = _run(recipe, params, tmp)
+            with atomic_path(out) as tmp, progress_bar(total, enabled=progress) as advance:
+                stats, rejects = _run(recipe, params, tmp, advance)
                 if stats.removed_share > recipe.max_removed_ratio:
                     raise OverBudget(stats)
                 budget = {"max_removed_ratio": recipe.max_removed_ratio, "on_budget": recipe.on_budget, "relaxed": applied}

@@ -4,6 +4,7 @@ language mix and text lengths before and after. `RunStats.report()` is the JSON 
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,18 @@ def length_stats(lengths: list[int]) -> dict[str, float]:
 
     return {"count": len(ordered), "mean": round(sum(ordered) / len(ordered), 1), "min": ordered[0],
             "p10": q(0.1), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": ordered[-1]}
+
+
+# Doubling bins: texts run from a few characters (questions) to tens of thousands (web pages).
+LENGTH_EDGES = [0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
+
+
+def length_histogram(lengths: list[int]) -> list[int]:
+    """Counts per bin [LENGTH_EDGES[i], LENGTH_EDGES[i+1]); the last bin is open-ended."""
+    counts = [0] * len(LENGTH_EDGES)
+    for n in lengths:
+        counts[bisect.bisect_right(LENGTH_EDGES, n) - 1] += 1
+    return counts
 
 
 @dataclass
@@ -90,6 +103,8 @@ class RunStats:
             "pii": dict(sorted(pii.items())),
             "languages": {"before": dict(sorted(self.langs_before.items())), "after": dict(sorted(self.langs_after.items()))},
             "length_chars": {"before": length_stats(self.lengths_before), "after": length_stats(self.lengths_after)},
+            "length_histogram": {"edges": LENGTH_EDGES, "before": length_histogram(self.lengths_before),
+                                 "after": length_histogram(self.lengths_after)},
             **({"augmented": _by_method(self.augmented)} if self.augmented else {}),
         }
 

@@ -10,6 +10,9 @@ lmstack's: completion = resolved share; CSAT = share of ratings ≥ 4; thumbs-up
 gets a Wilson interval, the mean rating a normal interval. Bad rows are skipped and reported
 with their line number and reason, never silently dropped.
 
+`lmstack eval export-usage` writes such a log from the server's usage ledger, without outcomes or
+ratings (see `lmstack.eval.usage_export` for how sessions are formed and why those are left out).
+
     >>> report = business_metrics("logs/sessions.jsonl")                 # doctest: +SKIP
     >>> report.completion.value, report.completion.interval              # doctest: +SKIP
 """

@@ -1,4 +1,5 @@
-"""An HTML report of one or more eval runs: score bars per model, differences, worst examples.
+"""An HTML report of one or more eval runs: score bars per model, differences, worst examples, and
+the serving efficiency (table and TTFT / E2E latency CDFs) of models whose record carries a bench.
 
 One self-contained file (plots embedded as PNG data), so it can be mailed or attached to a
 ticket. Model outputs are escaped: a prediction that contains HTML is shown, never run.
@@ -21,6 +22,7 @@ from jinja2 import Environment
 
 from lmstack.atomic import write_text
 from lmstack.eval.compare import compare, model_label
+from lmstack.eval.efficiency import efficiency_rows
 
 # Per-example statistic used to rank examples from worst to best, by metric: (index in the
 # statistic or None for a scalar, True when higher is better).
@@ -41,6 +43,14 @@ td.text{max-width:30em;white-space:pre-wrap}.plots img{max-width:24em;margin:.3e
 <table><tr><th>#</th><th>model</th><th>created</th><th>results</th></tr>
 {% for m in models %}<tr><td>{{ loop.index0 }}</td><td>{{ m.label }}</td><td>{{ m.created }}</td><td>{{ m.path }}</td></tr>{% endfor %}
 </table>
+{% if efficiency %}
+<h2>Efficiency <span class="small">(lmstack bench serve)</span></h2>
+<table><tr><th></th>{% for m in models %}<th>[{{ loop.index0 }}]</th>{% endfor %}</tr>
+{% for label, cells in efficiency %}<tr><th>{{ label }}</th>{% for cell in cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+<p class="small">Latencies depend on the load: compare models only at the same load shape.</p>
+<div class="plots">{% for png in latency_plots %}<img alt="latency CDF" src="data:image/png;base64,{{ png }}">{% endfor %}</div>
+{% endif %}
 {% for task in tasks %}
 <h2>{{ task.name }} <span class="small">({{ task.kind }}, {{ task.language }}, {{ task.examples }} examples)</span></h2>
 <p class="small">prompt template: <code>{{ task.prompt }}</code>{% if task.chat %}, chat template on{% endif %}</p>
@@ -83,6 +93,28 @@ def _bar_chart(score: str, labels: list[str], values: list[float | None], interv
     ax.bar([labels[i] for i in xs], heights, yerr=[low, high], capsize=4, color="#4c78a8")
     ax.set_title(score)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _latency_cdf(title: str, labels: list[str], series: list[list[float] | None]) -> str:
+    """Empirical CDF of one latency, a step line per model that has it, as base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 3.2), dpi=100)
+    for label, xs in zip(labels, series):
+        if xs:
+            ax.step(xs, [(i + 1) / len(xs) for i in range(len(xs))], where="post", label=label)
+    ax.set(xlabel="latency (ms)", ylabel="share of requests", title=title, ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend()
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -143,9 +175,13 @@ def write_report(records: Sequence[dict[str, Any]], out_html: str | os.PathLike,
         tasks.append({"name": task_name, "kind": task["kind"], "language": task["language"],
                       "examples": task["dataset"]["examples"], "prompt": task["prompt_template"],
                       "chat": task["chat_template"], "rows": table, "plots": plots, "worst": worst_tables})
+    benches = [r.get("efficiency") for r in records]
+    latency_plots = [_latency_cdf(f"{name} CDF", labels, [(b or {}).get("latencies_ms", {}).get(key) for b in benches])
+                     for key, name in (("ttft", "TTFT"), ("e2el", "E2E latency"))] if any(benches) else []
     models = [{"label": model_label(r), "created": r.get("created", ""), "path": paths[i] if i < len(paths) else ""}
               for i, r in enumerate(records)]
     html = Environment(autoescape=True).from_string(_TEMPLATE).render(
-        models=models, tasks=tasks, confidence=f"{confidence:.0%}")
+        models=models, tasks=tasks, confidence=f"{confidence:.0%}",
+        efficiency=efficiency_rows(benches) if any(benches) else None, latency_plots=latency_plots)
     write_text(out_html, html)
     return Path(out_html)

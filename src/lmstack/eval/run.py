@@ -171,10 +171,11 @@ def _metrics(task: Task, examples: list[tuple[str, dict[str, Any]]], done: dict[
 
 def evaluate(tasks_path: str | os.PathLike, runner: ModelRunner, out_dir: str | os.PathLike, *,
              only: Sequence[str] = (), restart: bool = False, confidence: float = 0.95,
-             show_progress: bool = True) -> dict[str, Any]:
+             show_progress: bool = True, efficiency: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the tasks (or those named in `only`) against `runner`; write and return the results record.
 
-    Each score gets a bootstrap interval over the examples at `confidence`.
+    Each score gets a bootstrap interval over the examples at `confidence`. `efficiency`, from
+    `lmstack.eval.efficiency.load_bench`, is stored as the record's serving figures.
     """
     task_file, base = load_tasks(tasks_path)
     tasks = [t for t in task_file.tasks if not only or t.name in only]
@@ -206,5 +207,7 @@ def evaluate(tasks_path: str | os.PathLike, runner: ModelRunner, out_dir: str | 
                 "examples_file": str(partial.path), "example_ids": [ex_id for ex_id, _ in examples],
                 "metrics": _metrics(task, examples, partial.done, confidence),
             }
+    if efficiency is not None:
+        record["efficiency"] = efficiency
     write_json(out_dir / "results.json", record)
     return record

@@ -40,7 +40,9 @@ def drop(reason: str) -> Outcome:
 
 class Operator(Protocol):
     """Called once per row, in input order. Stateful operators (dedup) set `wants_where = True`
-    and are then called as `op(texts, "file:line")`, so a removal can name the row it repeats."""
+    and are then called as `op(texts, "file:line")`, so a removal can name the row it repeats.
+    An operator that gains from batches (embeddings) may also define `batch([(texts, where), ...])
+    -> [Outcome, ...]`, giving what calls row by row, in order, would give."""
 
     def __call__(self, texts: list[str]) -> Outcome: ...
 
