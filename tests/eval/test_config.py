@@ -21,10 +21,17 @@ def test_defaults_validate_and_every_field_is_described():
     assert all(f.description for f in EvalSection.model_fields.values())
 
 
-def test_example_project_without_an_eval_section_loads():
+def test_a_project_without_an_eval_section_gets_the_defaults():
     raw = yaml.safe_load((ROOT / "examples" / "customer-service" / "project.yaml").read_text())
-    assert "eval" not in raw
+    raw.pop("eval")
     assert ProjectConfig.model_validate(raw).eval == EvalSection()
+
+
+def test_example_project_evaluates_its_tasks():
+    from lmstack.config import load_config
+
+    cfg = load_config(ROOT / "examples" / "customer-service" / "project.yaml")
+    assert cfg.eval.tasks == (ROOT / "examples" / "customer-service" / "eval.yaml").resolve()
 
 
 @pytest.mark.parametrize("bad", [{"stride": 1024, "max_length": 1024}, {"metric": ["bleu"]}, {"metrics": ["blue"]}])
