@@ -187,7 +187,8 @@ def stage_train(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> Sta
         return StageResult(outputs=outputs, metrics=metrics)
 
     config = {"model": cfg.model.model_dump(mode="json", exclude={"threads", "device"}),
-              "train": cfg.train.model_dump(mode="json"), "seed": cfg.project.seed, "text_field": cfg.data.text_field}
+              "train": cfg.train.model_dump(mode="json", exclude={"mlflow"}), "seed": cfg.project.seed,
+              "text_field": cfg.data.text_field}
     return run.run_stage("train", body, config=config, upstream=[done["data"], done["tokenizer"]], force=force)
 
 

@@ -84,6 +84,21 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+def _announce_restart(stage: str, stage_dir: Path, *, forced: bool, interrupted: bool) -> None:
+    """Say so on stderr, in one line, when starting a stage over deletes its training checkpoints."""
+    checkpoints = list((stage_dir / "checkpoints").glob("checkpoint-*"))
+    if not checkpoints:
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    since = "interrupted" if interrupted else "last"
+    why = "--force was given" if forced else f"its config, input files or upstream stages changed since the {since} run"
+    Console(stderr=True, soft_wrap=True).print(
+        f"[yellow]{stage}: starting over because {why}; deleting {len(checkpoints)} checkpoint(s) in "
+        f"{escape(str(stage_dir / 'checkpoints'))}[/yellow]", highlight=False)
+
+
 class RunDir:
     """`<run_dir>/<project>`: one folder per stage, each with its manifest."""
 
@@ -137,6 +152,7 @@ class RunDir:
         pending = stage_dir / PENDING
         previous = pending.read_text(encoding="utf-8").strip() if pending.is_file() else None
         if stage_dir.exists() and (force or previous != key):
+            _announce_restart(stage, stage_dir, forced=force, interrupted=previous is not None)
             shutil.rmtree(stage_dir)
         stage_dir.mkdir(parents=True, exist_ok=True)
         (stage_dir / MANIFEST).unlink(missing_ok=True)

@@ -83,3 +83,20 @@ def test_export_needs_an_adapter_folder(tmp_path):
     assert isinstance(result.exception, UserError) and "no adapter_config.json" in result.exception.message
     result = runner.invoke(app_of(export), ["export", str(tmp_path), "--out", str(tmp_path / "o")])
     assert isinstance(result.exception, UserError) and "--merge-lora" in result.exception.hint
+
+
+def test_nproc_sets_the_train_sections_process_count(project, monkeypatch):
+    from lmstack import pipeline
+    from lmstack.runs import StageOutcome
+
+    seen = []
+
+    def fake_run_project(cfg, *, force, only, console):
+        seen.append(cfg.train.nproc)
+        manifest = {"metrics": {"steps": 3}, "outputs": {"model": {"path": "model"}}}
+        return {only: StageOutcome(only, project.parent / only, manifest, skipped=False)}
+    monkeypatch.setattr(pipeline, "run_project", fake_run_project)
+    result = runner.invoke(app_of(train), ["train", str(project), "--nproc", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen == [2, 2, 2]
+    assert runner.invoke(app_of(train), ["train", str(project), "--nproc", "0"]).exit_code == 2

@@ -28,13 +28,18 @@ def train(
                                 help="Continue an interrupted training run from its latest checkpoint "
                                      "(--no-resume refuses to touch one; --force starts over)."),
     force: bool = typer.Option(False, "--force", help="Rerun every stage from scratch, deleting earlier checkpoints."),
+    nproc: int | None = typer.Option(None, "--nproc", min=1,
+                                     help="Train on N processes of this machine through torchrun (DDP, or FSDP with "
+                                          "train.distributed: fsdp), each on train.batch_size rows; same as "
+                                          "-o train.nproc=N. Several machines: set NNODES, NODE_RANK, MASTER_ADDR "
+                                          "and MASTER_PORT on each."),
 ) -> None:
     """Prepare the data and tokenizer if needed, then train with the project's `train.recipe`."""
     from lmstack.config import load_config
     from lmstack.errors import UserError
     from lmstack.pipeline import STAGES, run_project
 
-    cfg = load_config(project, override)
+    cfg = load_config(project, [*override, *([f"train.nproc={nproc}"] if nproc else [])])
     console = Console(stderr=True)
     if not resume and not force and (found := interrupted_checkpoints(cfg.run_root)) is not None:
         raise UserError(f"an interrupted training run left checkpoints in {found}",

@@ -77,3 +77,18 @@ class TrainSection(Section):
         description="contrastive: draw this many synthetic image-caption pairs (shapes, colours, positions, "
                     "counts; English and Chinese captions) and train on them instead of data.train.",
     )
+    nproc: int = Field(
+        1, ge=1, le=1024,
+        description="Training processes on this machine (`lmstack train --nproc N`); more than one trains "
+                    "data-parallel through torchrun, each process on batch_size rows (gloo on CPUs, NCCL on GPUs).",
+    )
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description="With nproc > 1: ddp (every process holds the whole model; gradients are averaged) or "
+                    "fsdp (weights, gradients and optimizer state sharded across the processes; GPUs only).",
+    )
+    mlflow: bool = Field(
+        False,
+        description="Also log metrics and parameters to MLflow (needs the mlflow package; MLFLOW_TRACKING_URI "
+                    "and MLFLOW_EXPERIMENT_NAME choose where).",
+    )

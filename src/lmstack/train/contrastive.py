@@ -22,11 +22,11 @@ import torch
 from torch.utils.data import Dataset
 from transformers import CLIPImageProcessorPil
 
-from lmstack.atomic import atomic_path, write_jsonl
+from lmstack.atomic import write_jsonl
 from lmstack.errors import UserError
 from lmstack.report.plots import plot_loss
 from lmstack.train.config import TrainSection
-from lmstack.train.fit import fit
+from lmstack.train.fit import fit, save_final
 from lmstack.train.image_text import CLIP_MEAN, CLIP_STD, Pair, pixels, read_pairs, synthetic_pairs
 
 RECALL_AT = (1, 5, 10)
@@ -164,10 +164,8 @@ def contrastive(model, tokenizer, train_files: list[Path], out_dir: Path, cfg: T
                    logit_scale=round(model.logit_scale.exp().item(), 3))
     if validation is not None:
         metrics.update(retrieval(model, validation, [p.key for p in held]))
-    with atomic_path(out_dir / "model") as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
-                           image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD)).save_pretrained(tmp)
-    plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
+    processor = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
+                                      image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD))
+    if save_final(trainer, tokenizer, out_dir / "model", processor):
+        plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
     return metrics

@@ -3,19 +3,61 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from transformers import PrinterCallback, Trainer, TrainerCallback
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from lmstack.atomic import atomic_path
 from lmstack.train.adapters import add_adapters, quantized, require_qlora
 from lmstack.train.config import TrainSection
-from lmstack.train.pretrain import training_arguments
+from lmstack.train.logs import metric_loggers
 from lmstack.train.progress import JsonlLog, RichProgress, TimeBudget, last_logged
+
+def training_arguments(cfg: TrainSection, out_dir: Path, *, seed: int, device: torch.device,
+                       bf16: bool, has_validation: bool) -> TrainingArguments:
+    """Trainer settings from the train section. Under torchrun (WORLD_SIZE > 1) the Trainer runs DDP
+    itself, over gloo on CPUs and NCCL on GPUs, or FSDP on GPUs with `train.distributed: fsdp`; with several
+    nodes each keeps its own checkpoints (`save_on_each_node`), as each has its own run directory."""
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
+    distributed = {}
+    if world_size > 1:
+        distributed = {"ddp_backend": "gloo" if device.type == "cpu" else "nccl", "ddp_find_unused_parameters": False,
+                       "save_on_each_node": world_size > int(os.environ.get("LOCAL_WORLD_SIZE", 1)),
+                       # HF's FSDP defaults fit: FSDP2, every decoder layer (the model's `_no_split_modules`)
+                       # sharded, the full weights gathered to save
+                       "fsdp": cfg.distributed == "fsdp"}
+    return TrainingArguments(
+        output_dir=str(out_dir / "checkpoints"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.schedule,
+        warmup_steps=int(cfg.warmup_ratio * cfg.max_steps),
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        logging_steps=cfg.log_every,
+        eval_strategy="steps" if has_validation else "no",
+        eval_steps=cfg.eval_every,
+        save_strategy="steps",
+        save_steps=cfg.save_every,
+        save_total_limit=2,
+        bf16=bf16,
+        use_cpu=device.type == "cpu",
+        report_to="none",  # the loggers are added as callbacks, so that their folders are ours
+        disable_tqdm=True,
+        log_level="warning",
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+        **distributed,
+    )
 
 
 def context_length(model) -> int:
@@ -55,17 +97,18 @@ def fit(model, tokenizer, train, validation, out_dir: Path, cfg: TrainSection, *
     checkpoint when asked; the trainer and its summary metrics.
 
     `callbacks` run before the metrics log, so values they add to a log row are written with it.
-    Tokens count both sides of an encoder-decoder's rows.
+    Tokens count both sides of an encoder-decoder's rows, and the rows of every process.
     """
     args = training_arguments(cfg, out_dir, seed=seed, device=device, bf16=bf16, has_validation=bool(validation))
     args.label_names = ["labels"]  # a PEFT wrapper hides the forward signature Trainer reads them from
     sides = ("input_ids", "labels") if model.config.is_encoder_decoder else ("input_ids",)
     mean_len = sum(len(train[i][side]) for i in range(len(train)) for side in sides) / len(train)
-    tokens_per_step = round(cfg.batch_size * cfg.grad_accum * mean_len)
+    tokens_per_step = round(cfg.batch_size * cfg.grad_accum * args.world_size * mean_len)
     trainer = Trainer(
         model=model, args=args, train_dataset=train, eval_dataset=validation or None, data_collator=collator,
         processing_class=tokenizer,  # checkpoints carry the tokenizer and its chat template
-        callbacks=[*callbacks, RichProgress(tokens_per_step), JsonlLog(out_dir / "metrics.jsonl"), TimeBudget(cfg.max_minutes)],
+        callbacks=[*callbacks, RichProgress(tokens_per_step), JsonlLog(out_dir / "metrics.jsonl"),
+                   *metric_loggers(cfg, out_dir), TimeBudget(cfg.max_minutes)],
     )
     trainer.remove_callback(PrinterCallback)
     last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
@@ -85,6 +128,22 @@ def fit(model, tokenizer, train, validation, out_dir: Path, cfg: TrainSection, *
         val_loss = trainer.evaluate()["eval_loss"]
         metrics.update(val_loss=round(val_loss, 4), val_perplexity=round(math.exp(min(val_loss, 50)), 3))
     return trainer, metrics
+
+
+def save_final(trainer: Trainer, tokenizer, path: Path, *extras) -> bool:
+    """Write the trained model, tokenizer and `extras` (anything with `save_pretrained`) to `path`
+    atomically from the process that saves (rank 0); whether this process wrote.
+
+    Every process calls it: under FSDP gathering the full weights takes all of them.
+    """
+    state = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
+    if not trainer.args.should_save:
+        return False
+    with atomic_path(path) as tmp:
+        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(tmp, state_dict=state)
+        for part in (tokenizer, *extras):
+            part.save_pretrained(tmp)
+    return True
 
 
 def hold_out(rows: list, share: float, seed: int) -> tuple[list, list]:

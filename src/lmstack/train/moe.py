@@ -26,7 +26,7 @@ from lmstack.atomic import atomic_path
 from lmstack.errors import UserError
 from lmstack.report.plots import plot_loss  # sets the display-free matplotlib backend
 from lmstack.train.config import TrainSection
-from lmstack.train.fit import fit
+from lmstack.train.fit import fit, save_final
 from lmstack.train.pretrain import PackedRows, split_rows
 
 log = logging.getLogger(__name__)
@@ -151,9 +151,7 @@ def moe(model, tokenizer, rows: torch.Tensor, out_dir: Path, cfg: TrainSection, 
     if top is not None:
         log.warning("router collapse: expert %d received %.0f%% of the tokens (even spread: %.0f%%); raise "
                     "router_aux_loss_coef or lower the learning rate", top, 100 * shares[top], 100 * even)
-    with atomic_path(out_dir / "model") as tmp:
-        trainer.model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
-    plot_expert_share(out_dir / "metrics.jsonl", out_dir / "expert_share.png", even)
+    if save_final(trainer, tokenizer, out_dir / "model"):
+        plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
+        plot_expert_share(out_dir / "metrics.jsonl", out_dir / "expert_share.png", even)
     return metrics

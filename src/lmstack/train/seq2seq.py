@@ -19,12 +19,12 @@ import sacrebleu
 import torch
 from transformers import DataCollatorForSeq2Seq
 
-from lmstack.atomic import atomic_path, write_jsonl
+from lmstack.atomic import write_jsonl
 from lmstack.errors import UserError
 from lmstack.report.plots import plot_loss
 from lmstack.train.chat_tokens import IGNORE_INDEX
 from lmstack.train.config import TrainSection
-from lmstack.train.fit import context_length, fit, hold_out, prepare_model
+from lmstack.train.fit import context_length, fit, hold_out, prepare_model, save_final
 from lmstack.train.pair_data import read_pairs
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -96,14 +96,14 @@ def seq2seq(model, tokenizer, train_files: list[Path], out_dir: Path, cfg: Train
                            resume=resume, collator=collator)
     metrics.update(method=cfg.method, train_rows=len(train), validation_rows=len(validation),
                    rejected_rows=len(rejects))
-    with atomic_path(out_dir / "model") as tmp:
-        trainer.model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
-
+    wrote = save_final(trainer, tokenizer, out_dir / "model")
     shown = val_pairs[: cfg.generation_examples]
+    # every process generates: a sharded (FSDP) model's forward needs them all
     generations = generate_targets(trainer.model, tokenizer, [s for s, _ in shown], max_length=max_length,
                                    max_new_tokens=cfg.sample_max_new_tokens, batch_size=cfg.batch_size)
+    if not wrote:
+        return metrics
+    plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
     write_jsonl(out_dir / "generations.jsonl", ({"source": s, "reference": t, "generation": g}
                                                 for (s, t), g in zip(shown, generations, strict=True)))
     if shown:

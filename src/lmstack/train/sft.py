@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorForSeq2Seq
 
-from lmstack.atomic import atomic_path, write_jsonl
+from lmstack.atomic import write_jsonl
 from lmstack.errors import UserError
 from lmstack.report.plots import plot_loss
 from lmstack.train.chat_data import Reject, RowError, no_rows_error, read_chat_files
 from lmstack.train.chat_tokens import IGNORE_INDEX, ensure_chat_template, tokenize_conversation
 from lmstack.train.config import TrainSection
-from lmstack.train.fit import context_length, fit, hold_out, prepare_model
+from lmstack.train.fit import context_length, fit, hold_out, prepare_model, save_final
 
 
 def tokenize_rows(tokenizer, conversations, origins, max_length: int) -> tuple[list[dict], list[Reject]]:
@@ -86,8 +86,6 @@ def sft(model, tokenizer, train_files: list[Path], out_dir: Path, cfg: TrainSect
                                   bf16=bf16, resume=resume, collator=collator)
     metrics.update(method=cfg.method, train_rows=len(train), validation_rows=len(validation),
                    rejected_rows=len(all_rejects), formats=formats)
-    with atomic_path(out_dir / "model") as tmp:
-        trainer.model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
+    if save_final(trainer, tokenizer, out_dir / "model"):
+        plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
     return metrics
