@@ -1,8 +1,9 @@
 """Mix noisy rows into a clean file at seeded positions and remember what each one is.
 
 Every noise type gets an equal share of the noisy rows, at least one each, so even a tiny data set
-exercises every filter. A duplicate always lands after the row it copies: a deduplicator keeps the
-first of two equal rows, and the sidecar must then name the second as the noise.
+exercises every filter. A noisy row always lands after the clean row it was made from: a
+deduplicator keeps the first of two equal rows, and a cleaner that normalises a noisy copy back to
+its source (traditional → simplified, say) must then find the noisy one second, as the sidecar says.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def interleave_noise(clean: list[dict], fields: tuple[str, ...], voice: str, sha
                     break
             else:
                 raise ValueError(f"no new text for {noise.name} after {_TRIES_PER_ROW} tries")
-            # Key (p, 0, k) sorts just before clean row p; a duplicate goes somewhere after its source.
-            position = rng.randint(at + 1 if noise.duplicate else 0, len(clean))
+            # Key (p, 0, k) sorts just before clean row p; a noisy copy goes somewhere after its source.
+            position = rng.randint(at + 1, len(clean))
             planted = Planted(noise.name, clean[at] if noise.duplicate else None, span)
             keyed.append(((position, 0, len(keyed)), row, planted))
     keyed.sort(key=lambda item: item[0])
