@@ -232,7 +232,8 @@ def stage_eval(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> Stag
         models = {"base": str(cfg.model.path), "tuned": trained} if cfg.model.path else {"trained": trained}
         summary = evaluate_models(section.tasks, models, stage_dir, batch_size=section.batch_size,
                                   device=cfg.model.device, dtype=cfg.model.dtype, concurrency=section.concurrency,
-                                  retries=section.retries, confidence=section.confidence)
+                                  retries=section.retries, confidence=section.confidence,
+                                  data_dir=done["data"].stage_dir)
         return StageResult(outputs={"report": "report.html", "summary": "summary.json"},
                            metrics={"baseline": summary["baseline"], "tasks": summary["tasks"]})
 

@@ -201,7 +201,8 @@ def test_customer_service_example_tasks_run(tmp_path, tiny_lm, tiny_tokenizer):
     assert [t.name for t in task_file.tasks] == ["answers-zh", "answers-en", "answers-perplexity"]
     runner = LocalRunner(tiny_lm, tiny_tokenizer, name="tiny", batch_size=16)
     record = evaluate(tmp_path / "examples" / "customer-service" / "eval.yaml", runner, tmp_path / "out",
-                      only=["answers-perplexity"], show_progress=False)
+                      only=["answers-perplexity"], show_progress=False,
+                      data_dir=tmp_path / "runs" / "customer-service" / "data")
     result = record["tasks"]["answers-perplexity"]
     assert result["dataset"]["examples"] == 52
     assert result["metrics"]["perplexity"]["scores"]["perplexity"] > 1

@@ -37,6 +37,8 @@ def run(
     confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999, help="Coverage of the score intervals."),
     bench: Path = typer.Option(None, "--bench", help="bench.json from `lmstack bench serve` of this model: its QPS and "
                                                      "latencies are stored beside the quality scores."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder where relative dataset paths are looked up first "
+                                                           "(then beside the tasks file)."),
 ) -> None:
     """Run every task against one model; an interrupted run resumes where it stopped."""
     from rich.console import Console
@@ -49,7 +51,8 @@ def run(
     runner = open_runner(model, batch_size=batch_size, tokenizer=str(tokenizer) if tokenizer else None, device=device,
                          dtype=dtype, served_model=served_model, concurrency=concurrency, retries=retries)
     out_dir = out or default_out_dir(tasks, model)
-    record = evaluate(tasks, runner, out_dir, only=task, restart=restart, confidence=confidence, efficiency=efficiency)
+    record = evaluate(tasks, runner, out_dir, only=task, restart=restart, confidence=confidence, efficiency=efficiency,
+                      data_dir=data_dir)
     console = Console()
     for name, result in record["tasks"].items():
         scores = ", ".join(f"{k} {v:.4g} [{m['intervals'][k][0]:.4g}, {m['intervals'][k][1]:.4g}]"

@@ -36,11 +36,13 @@ def evaluate_models(tasks_path: str | os.PathLike, models: Mapping[str, str | os
                     out_dir: str | os.PathLike, *, benches: Mapping[str, str | os.PathLike] | None = None,
                     tokenizer: str | os.PathLike | None = None, batch_size: int = 8, device: str = "auto",
                     dtype: str = "auto", concurrency: int = 8, retries: int = 3, confidence: float = 0.95,
-                    resamples: int = 1000, restart: bool = False, show_progress: bool = True) -> dict[str, Any]:
+                    resamples: int = 1000, restart: bool = False, show_progress: bool = True,
+                    data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate each model (a folder or an OpenAI-compatible URL) on the tasks; report and summarise.
 
     `benches` attaches `lmstack bench serve` results by model name; `tokenizer` is used for local
-    checkpoints saved without one. Returns (and writes as summary.json)
+    checkpoints saved without one; `data_dir`, when given, is where relative dataset paths are looked
+    up first (see `evaluate`). Returns (and writes as summary.json)
     `{"baseline", "report", "results": {name: path}, "tasks": {task: {score: {"scores": {name: value},
     "differences": {name: {"value", "interval"}}}}}, "efficiency": {name: {...}}}`.
     """
@@ -59,7 +61,7 @@ def evaluate_models(tasks_path: str | os.PathLike, models: Mapping[str, str | os
         runner = open_runner(str(model), batch_size=batch_size, tokenizer=str(tokenizer) if tokenizer else None,
                              device=device, dtype=dtype, concurrency=concurrency, retries=retries)
         records.append(evaluate(tasks_path, runner, out_dir / name, restart=restart, confidence=confidence,
-                                show_progress=show_progress, efficiency=efficiency.get(name)))
+                                show_progress=show_progress, efficiency=efficiency.get(name), data_dir=data_dir))
         paths[name] = str(out_dir / name / "results.json")
         del runner  # free one model's weights before loading the next
         gc.collect()

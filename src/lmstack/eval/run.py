@@ -171,13 +171,16 @@ def _metrics(task: Task, examples: list[tuple[str, dict[str, Any]]], done: dict[
 
 def evaluate(tasks_path: str | os.PathLike, runner: ModelRunner, out_dir: str | os.PathLike, *,
              only: Sequence[str] = (), restart: bool = False, confidence: float = 0.95,
-             show_progress: bool = True, efficiency: dict[str, Any] | None = None) -> dict[str, Any]:
+             show_progress: bool = True, efficiency: dict[str, Any] | None = None,
+             data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Run the tasks (or those named in `only`) against `runner`; write and return the results record.
 
     Each score gets a bootstrap interval over the examples at `confidence`. `efficiency`, from
-    `lmstack.eval.efficiency.load_bench`, is stored as the record's serving figures.
+    `lmstack.eval.efficiency.load_bench`, is stored as the record's serving figures. A relative
+    dataset path is looked up first in `data_dir` when given (a project's data stage folder), then
+    beside the task file.
     """
-    task_file, base = load_tasks(tasks_path)
+    task_file, task_dir = load_tasks(tasks_path)
     tasks = [t for t in task_file.tasks if not only or t.name in only]
     if only and len(tasks) != len(set(only)):
         missing = sorted(set(only) - {t.name for t in tasks})
@@ -191,7 +194,8 @@ def evaluate(tasks_path: str | os.PathLike, runner: ModelRunner, out_dir: str | 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(), TimeRemainingColumn()]
     with Progress(*columns, disable=not show_progress, transient=False) as progress:
         for task in tasks:
-            examples, dataset_sha = load_examples(task.dataset, base)
+            in_data_dir = data_dir is not None and (Path(data_dir) / task.dataset.path).exists()
+            examples, dataset_sha = load_examples(task.dataset, Path(data_dir) if in_data_dir else task_dir)
             if task.kind != "generate":
                 for ex_id, row in examples:
                     render(task.prompt, row, ex_id, task.name)
