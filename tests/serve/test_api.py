@@ -116,18 +116,36 @@ def test_logprobs_chat_and_completions(client):
     assert c["logprobs"]["text_offset"][0] == 0 and len(c["logprobs"]["top_logprobs"][0]) == 2
 
 
-def test_json_mode(client, engine, tiny_tokenizer):
+def test_json_mode(client, engine, tiny_tokenizer, monkeypatch):
     body = {**CHAT, "max_tokens": 40, "response_format": {"type": "json_object"},
             "messages": [{"role": "user", "content": "Answer in JSON."}]}
     engine.reply_ids = tiny_tokenizer.encode('{"day": 7}', add_special_tokens=False) + [3]
     r = client.post("/v1/chat/completions", json=body)
     assert json.loads(r.json()["choices"][0]["message"]["content"]) == {"day": 7}
+    # The fake engine plans "day 7"; the constraint turns it into an object, streamed or not.
     engine.reply_ids = tiny_tokenizer.encode("day 7", add_special_tokens=False) + [3]
+    reply = client.post("/v1/chat/completions", json=body).json()["choices"][0]
+    assert isinstance(json.loads(reply["message"]["content"]), dict) and reply["finish_reason"] == "stop"
+    events = sse_events(client.post("/v1/chat/completions", json={**body, "stream": True}))
+    streamed = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"])
+    assert streamed == reply["message"]["content"]
+    # A processor that fails ends its request alone, as a 500 that says so.
+    from lmstack.serve.engine.json_constraint import JsonObjectConstraint
+
+    def broken(self, logits, remaining):
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(JsonObjectConstraint, "allowed", broken)
     assert_error(client.post("/v1/chat/completions", json=body), 500, "invalid_json_output", "response_format")
     events = sse_events(client.post("/v1/chat/completions", json={**body, "stream": True}))
     assert events[-1]["error"]["code"] == "invalid_json_output"
+    monkeypatch.undo()
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
     no_word = {**body, "messages": [{"role": "user", "content": "hi"}]}
     assert_error(client.post("/v1/chat/completions", json=no_word), 400, param="response_format")
+    assert_error(client.post("/v1/chat/completions", json={**body, "max_tokens": 1}), 400, param="max_tokens")
+    schema = {**body, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}
+    assert client.post("/v1/chat/completions", json=schema).status_code == 400
 
 
 def test_completions_batch_prompts_echo_and_token_ids(client, tiny_tokenizer):
@@ -233,6 +251,11 @@ def test_metrics_expose_vllm_names(client):
     assert 'lmstack:generation_tokens_total{model_name="tiny"} 12.0' in text
     assert 'lmstack:time_to_first_token_seconds_count{model_name="tiny"} 1.0' in text
     assert 'lmstack:inter_token_latency_seconds_count{model_name="tiny"} 11.0' in text
+    # One observation per choice, from the engine's first event (the fake engine reports 0 s).
+    client.post("/v1/chat/completions", json={**CHAT, "n": 2})
+    text = client.get("/metrics").text
+    assert 'lmstack:request_queue_time_seconds_count{model_name="tiny"} 3.0' in text
+    assert 'lmstack:request_queue_time_seconds_sum{model_name="tiny"} 0.0' in text
 
 
 def test_each_app_has_its_own_metrics(registry):

@@ -48,3 +48,20 @@ def test_chat_over_the_real_engine_matches_hf_generate(model_folder, tiny_tokeni
     chunks = [line[6:] for line in streamed.text.split("\n\n") if line.startswith("data: {")]
     text = "".join(json.loads(ch)["choices"][0]["delta"].get("content") or "" for ch in chunks)
     assert text == expected
+
+
+def test_json_mode_over_the_real_engine_always_parses(model_folder):
+    folder, _ = model_folder
+    registry = build_registry([ModelSpec(name="tiny-llama", path=str(folder))], bundled_embeddings=False,
+                              dtype="float32", max_batch_size=4)
+    body = {"model": "tiny-llama", "messages": [{"role": "user", "content": "Reply in JSON: the day"}],
+            "response_format": {"type": "json_object"}, "n": 3}
+    with TestClient(create_app(registry)) as c:
+        for max_tokens, temperature, seed in ((5, 0, None), (24, 1.0, 1), (24, 2.0, 2)):
+            r = c.post("/v1/chat/completions", json={**body, "max_tokens": max_tokens, "temperature": temperature,
+                                                     "seed": seed})
+            assert r.status_code == 200, r.text
+            for choice in r.json()["choices"]:
+                assert isinstance(json.loads(choice["message"]["content"]), dict)
+        text = c.get("/metrics").text
+    assert 'lmstack:request_queue_time_seconds_count{model_name="tiny-llama"} 9.0' in text

@@ -52,8 +52,7 @@ class ServeMetrics:
                              labels, buckets=ITL_BUCKETS, registry=self.registry)
         self.e2e = Histogram(f"{PREFIX}e2e_request_latency_seconds", "Request latency, arrival to last token.",
                              labels, buckets=E2E_BUCKETS, registry=self.registry)
-        # The engine seam (TokenEvent) carries no queue time yet, so this stays empty until it does;
-        # it is registered so dashboards built for vLLM find the series.
+        # Observed once per choice, from the engine's first TokenEvent (engines that cannot tell skip it).
         self.queue_time = Histogram(f"{PREFIX}request_queue_time_seconds", "Time waiting before the first step.",
                                     labels, buckets=E2E_BUCKETS, registry=self.registry)
         self.prompt_tokens = Counter(f"{PREFIX}prompt_tokens", "Prompt tokens processed.", labels,
@@ -72,6 +71,8 @@ class ServeMetrics:
         counted: dict[int, int] = {}
         async for d in deltas:
             now = time.perf_counter()
+            if d.queue_time_s is not None:
+                self.queue_time.labels(model).observe(d.queue_time_s)
             new_tokens = d.completion_tokens - counted.get(d.index, 0)
             if new_tokens > 0:
                 counted[d.index] = d.completion_tokens

@@ -7,6 +7,11 @@
 Greedy requests (temperature 0) get the same tokens for the same prompt; sampled ones depend on the
 seed too, so a seed reproduces its output and two seeds differ. `reply_ids` replaces that with a
 fixed reply (it ends with finish_reason "stop" when it fits in max_tokens).
+
+A request's `SamplingParams.constraint` is honoured as the real engine does: each planned token is
+ranked first, the constraint's allowed ids replace it when it is not among them, the reply runs on
+(past the planned one if need be) until a stop token or max_tokens, and a constraint that raises
+ends the request with 'abort'. The first event reports a queue time of 0.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 
+import torch
+
 from lmstack.serve.engine.base import (
+    ABORT_TOKEN_ID,
     EngineShuttingDown,
     EngineStats,
     GenerationRequest,
@@ -65,25 +73,48 @@ class FakeEngine:
         self.running.add(request.request_id)
         p = request.params
         reply = self.token_ids(request)
+        constraint = p.constraint() if p.constraint is not None else None
+        if constraint is not None:
+            reply += [FIRST_TEXT_ID] * (p.max_tokens - len(reply))
         ids = reply[:p.max_tokens]
+        prompt_tokens = len(request.prompt_token_ids)
         try:
             for i, token in enumerate(ids):
                 if self.token_delay_s:
                     await asyncio.sleep(self.token_delay_s)
                 if request.request_id in self.aborted:
-                    yield TokenEvent(request.request_id, token, finish_reason="abort",
-                                     prompt_tokens=len(request.prompt_token_ids), completion_tokens=i)
+                    yield TokenEvent(request.request_id, ABORT_TOKEN_ID, finish_reason="abort",
+                                     prompt_tokens=prompt_tokens, completion_tokens=i)
                     return
                 last = i == len(ids) - 1
-                fits = self.reply_ids is not None and len(reply) <= p.max_tokens
-                finish = None if not last else ("stop" if fits else "length")
+                if constraint is not None:
+                    try:
+                        token = self._constrained(constraint, token, p.max_tokens - i)
+                    except Exception:
+                        yield TokenEvent(request.request_id, ABORT_TOKEN_ID, finish_reason="abort",
+                                         prompt_tokens=prompt_tokens, completion_tokens=i)
+                        return
+                    finish = "stop" if token in p.stop_token_ids else "length" if last else None
+                else:
+                    fits = self.reply_ids is not None and len(reply) <= p.max_tokens
+                    finish = None if not last else ("stop" if fits else "length")
                 top = None if p.logprobs is None else {token: -0.5, **{
                     (token + k) % self.vocab_size: -0.5 - k for k in range(1, p.logprobs)}}
                 yield TokenEvent(request.request_id, token, logprob=None if p.logprobs is None else -0.5,
-                                 top_logprobs=top, finish_reason=finish,
-                                 prompt_tokens=len(request.prompt_token_ids), completion_tokens=i + 1)
+                                 top_logprobs=top, finish_reason=finish, prompt_tokens=prompt_tokens,
+                                 completion_tokens=i + 1, queue_time_s=0.0 if i == 0 else None)
+                if finish is not None:
+                    return
         finally:
             self.running.discard(request.request_id)
+
+    def _constrained(self, constraint, token: int, remaining: int) -> int:
+        logits = torch.zeros(self.vocab_size)
+        logits[token] = 1.0  # the planned token ranks first
+        allowed = constraint.allowed(logits, remaining).tolist()
+        chosen = token if token in allowed else allowed[0]
+        constraint.advance(chosen)
+        return chosen
 
     async def abort(self, request_id: str) -> None:
         self.aborted.append(request_id)

@@ -47,6 +47,7 @@ class ChoiceDelta:
     tokens: list[TokenInfo] = field(default_factory=list)
     finish_reason: str | None = None
     completion_tokens: int = 0  # running total for this choice
+    queue_time_s: float | None = None  # on the choice's first delta, when the engine measured it
 
 
 class IncrementalDetokenizer:
@@ -150,7 +151,7 @@ class ChoiceStream:
         if event.finish_reason == "abort":
             self.finished = True
             return ChoiceDelta(self.index, self._detok_tail(), finish_reason="abort",
-                               completion_tokens=self.completion_tokens)
+                               completion_tokens=self.completion_tokens, queue_time_s=event.queue_time_s)
         self.completion_tokens += 1
         info = self._token_info(event) if event.logprob is not None else None
         text, stopped = self._stops.feed(self._detok.add(event.token_id))
@@ -159,7 +160,8 @@ class ChoiceStream:
             self.finished = True
             if not stopped:
                 text += self._detok_tail()
-        return ChoiceDelta(self.index, text, [info] if info else [], finish, self.completion_tokens)
+        return ChoiceDelta(self.index, text, [info] if info else [], finish, self.completion_tokens,
+                           event.queue_time_s)
 
     def _detok_tail(self) -> str:
         text, stopped = self._stops.feed(self._detok.flush())

@@ -61,12 +61,13 @@ def test_concurrent_requests_joining_mid_decode_equal_hf_generate(tiny_llama):
     expected = [hf_greedy(tiny_llama, p, 16) for p in prompts]
     engine = LmstackEngine(tiny_llama, model_name="tiny", max_batch_size=3, prefill_chunk_tokens=8)
     joined_at: list[int] = []
-    forwards: list[tuple[int, int, int]] = []  # (rows, query length, longest key length)
+    forwards: list[tuple[int, list[int]]] = []  # (decode rows, prompt chunk lengths) of each step's one forward
     forward = engine._forward
 
-    def recording_forward(input_ids, positions, first_slot):
-        forwards.append((*input_ids.shape, int(positions.max()) + input_ids.shape[1]))
-        return forward(input_ids, positions, first_slot)
+    def recording_forward(tokens, positions, layout, keep):
+        forwards.append((layout.num_decode, [seg.length for seg in layout.segments]))
+        assert len(tokens) == layout.num_decode + sum(seg.length for seg in layout.segments)
+        return forward(tokens, positions, layout, keep)
 
     engine._forward = recording_forward
 
@@ -87,10 +88,32 @@ def test_concurrent_requests_joining_mid_decode_equal_hf_generate(tiny_llama):
 
     assert run(engine, body) == expected
     assert max(joined_at) >= 2  # some requests really arrived while others were decoding
-    assert max(q for _, q, _ in forwards) == 8  # prompts went through in chunks of 8
-    decode = [q == 1 for _, q, _ in forwards]
-    assert any(decode[i - 1] and not decode[i] and decode[i + 1] for i in range(1, len(forwards) - 1))  # interleaved
-    assert any(b == 3 for b, q, _ in forwards if q == 1)  # full decode batches of ragged rows
+    assert max(n for _, chunks in forwards for n in chunks) == 8  # prompts went through in chunks of 8
+    assert any(rows and chunks for rows, chunks in forwards)  # decode rows and a prompt chunk in one forward
+    assert any(rows == 3 for rows, _ in forwards)  # full decode batches of ragged rows
+
+
+def test_prompts_sharing_a_step_run_in_one_forward_and_equal_hf_generate(tiny_llama):
+    prompts = [prompt(3, offset=1), prompt(17, offset=2), prompt(6, offset=3)]
+    expected = [hf_greedy(tiny_llama, p, 6) for p in prompts]
+    engine = LmstackEngine(tiny_llama, model_name="tiny", max_batch_size=3, prefill_chunk_tokens=8)
+    forwards: list[tuple[int, list[tuple[int, int]]]] = []
+    forward = engine._forward
+
+    def recording_forward(tokens, positions, layout, keep):
+        forwards.append((layout.num_decode, [(seg.slot, seg.length) for seg in layout.segments]))
+        return forward(tokens, positions, layout, keep)
+
+    engine._forward = recording_forward
+
+    async def body():
+        return await asyncio.gather(*(collect(engine, f"r{i}", p, greedy(6)) for i, p in enumerate(prompts)))
+
+    results = run(engine, body)
+    assert [[e.token_id for e in events] for events in results] == expected
+    # Step 1: all of the 3-token prompt and the start of the 17-token one, in one forward.
+    assert forwards[0] == (0, [(0, 3), (1, 5)])
+    assert forwards[1] == (1, [(1, 8)])  # the first prompt decodes beside the second's next chunk
 
 
 def test_seeded_sampling_does_not_depend_on_batch_neighbours(tiny_llama):
@@ -260,3 +283,20 @@ def test_a_failing_step_ends_its_requests_but_not_the_engine(tiny_llama, caplog)
     assert [e.finish_reason for e in failed] == ["abort"]
     assert [e.finish_reason for e in ok] == [None, None, "length"]
     assert "engine step failed" in caplog.text
+
+
+def test_first_event_reports_queue_time_and_aborts_carry_no_token(tiny_llama):
+    engine = LmstackEngine(tiny_llama, model_name="tiny", max_batch_size=1)
+
+    async def body():
+        first = asyncio.ensure_future(collect(engine, "a", prompt(5), greedy(6)))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(collect(engine, "b", prompt(5), greedy(2)))  # waits for a's slot
+        third = engine.generate(GenerationRequest("c", prompt(5), greedy(2)))
+        await engine.abort("c")
+        return await first, await second, [e async for e in third]
+
+    a, b, c = run(engine, body)
+    assert a[0].queue_time_s is not None and all(e.queue_time_s is None for e in a[1:])
+    assert b[0].queue_time_s > a[0].queue_time_s  # b waited for a whole request
+    assert [(e.token_id, e.finish_reason, e.completion_tokens) for e in c] == [(ABORT_TOKEN_ID, "abort", 0)]

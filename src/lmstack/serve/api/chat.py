@@ -9,7 +9,15 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, Request
 
 from lmstack.serve.api.deps import get_services, log_ignored
-from lmstack.serve.api.generation import check_json, collect, render_chat, sampling_params, sse, start
+from lmstack.serve.api.generation import (
+    check_json,
+    collect,
+    render_chat,
+    sampling_params,
+    sse,
+    start,
+    with_json_object,
+)
 from lmstack.serve.errors import APIError
 from lmstack.serve.limits import clamp_max_tokens
 from lmstack.serve.protocol import (
@@ -41,7 +49,7 @@ def chat_logprobs(tokens: list[TokenInfo]) -> ChatLogprobs:
 @router.post("/v1/chat/completions", response_model=ChatCompletion)
 async def create_chat_completion(body: ChatCompletionRequest, request: Request,
                                  services: Services = Depends(get_services)):
-    """Chat with a model. json_object mode: the reply is checked to parse as JSON (500 otherwise)."""
+    """Chat with a model. json_object mode: decoding is constrained so each reply is one JSON object."""
     served = services.registry.generator(body.model)
     log_ignored("chat", body.ignored_fields())
     limits = services.limits
@@ -59,6 +67,8 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request,
     max_tokens = clamp_max_tokens(body.max_completion_tokens or body.max_tokens, len(prompt),
                                   served.engine.max_context)
     params = sampling_params(body, served, max_tokens, (body.top_logprobs or 0) if body.logprobs else None)
+    if json_mode:
+        params = with_json_object(params, served.tokenizer)
     rid = f"chatcmpl-{uuid.uuid4().hex}"
     deltas = await start(services, served, request, [prompt], params, stops, body.n, rid)
     created = int(time.time())
@@ -70,7 +80,7 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request,
     results = await collect(deltas, request, body.n)
     if json_mode:
         for i, r in enumerate(results):
-            check_json(r.text, i)
+            check_json(r.text, i, r.finish_reason)
     completion_tokens = sum(r.completion_tokens for r in results)
     return ChatCompletion(
         id=rid, created=created, model=body.model,
@@ -101,7 +111,7 @@ async def _chunks(deltas: AsyncIterator[ChoiceDelta], rid: str, created: int, bo
         if not d.text and d.finish_reason is None and not d.tokens:
             continue
         if d.finish_reason is not None and json_mode:
-            check_json(texts[d.index], d.index)
+            check_json(texts[d.index], d.index, d.finish_reason)
         yield chunk([ChatChunkChoice(index=d.index, delta=DeltaMessage(content=d.text or None),
                                      finish_reason=d.finish_reason,
                                      logprobs=chat_logprobs(d.tokens) if body.logprobs else None)])

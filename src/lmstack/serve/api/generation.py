@@ -7,13 +7,14 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from lmstack.serve.engine.base import SamplingParams
+from lmstack.serve.engine.json_constraint import TokenBytes
 from lmstack.serve.errors import APIError, error_json
 from lmstack.serve.registry import ServedModel
 from lmstack.serve.services import Services
@@ -69,6 +70,19 @@ def sampling_params(body: Any, served: ServedModel, max_tokens: int, logprobs: i
     )
 
 
+def with_json_object(params: SamplingParams, tokenizer: Any) -> SamplingParams:
+    """response_format json_object: constrain decoding so the reply is one JSON object (see json_constraint)."""
+    if params.max_tokens < 2:
+        raise APIError(400, "response_format json_object needs max_tokens of at least 2 ('{}')",
+                       param="max_tokens", code="invalid_value")
+    try:
+        table = TokenBytes.from_tokenizer(tokenizer)
+    except ValueError as e:
+        raise APIError(400, f"this model cannot do response_format json_object: {e}", param="response_format",
+                       code="unsupported") from None
+    return replace(params, constraint=table.json_object_factory(params.stop_token_ids))
+
+
 async def start(services: Services, served: ServedModel, request: Request, prompts: list[list[int]],
                 params: SamplingParams, stops: list[str], n: int, request_id: str) -> AsyncIterator[ChoiceDelta]:
     """Open n choices per prompt (choice index = prompt index × n + j) and stream their deltas."""
@@ -122,13 +136,15 @@ async def collect(deltas: AsyncIterator[ChoiceDelta], request: Request, n_choice
     return results
 
 
-def check_json(text: str, index: int) -> None:
-    """response_format json_object: the reply must parse (see `json_mode` in the chat router)."""
+def check_json(text: str, index: int, finish_reason: str | None) -> None:
+    """response_format json_object: decoding is constrained, so only an aborted choice can fail this."""
     try:
-        json.loads(text)
+        if isinstance(json.loads(text), dict):
+            return
     except ValueError:
-        raise APIError(500, f"choice {index}: the model's reply is not valid JSON; the engine does not "
-                            "constrain decoding yet", param="response_format", code="invalid_json_output") from None
+        pass
+    raise APIError(500, f"choice {index} ended ({finish_reason}) before its JSON object was complete",
+                   param="response_format", code="invalid_json_output")
 
 
 def sse(events: AsyncIterator[dict]) -> StreamingResponse:

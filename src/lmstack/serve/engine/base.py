@@ -10,11 +10,33 @@ fake engine and an engine is tested without HTTP.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
 
 FinishReason = Literal["stop", "length", "abort"]
+# An aborted request's last event carries no token: its token_id is this.
+ABORT_TOKEN_ID = -1
+
+
+class TokenConstraint(Protocol):
+    """Which tokens one request may generate next (e.g. `json_constraint.JsonObjectConstraint`).
+
+    The engine calls `allowed` for the request's row each step, masks every other token to -inf
+    before temperature, top-k and top-p, samples, then calls `advance` with the chosen token. An
+    exception from either ends that request alone (finish_reason 'abort'), never the batch.
+    """
+
+    def allowed(self, logits: torch.Tensor, remaining: int) -> torch.Tensor:
+        """Ids (1-D long tensor, non-empty) the next token may take. logits (V,) are the row's
+        logits after penalties and logit_bias; remaining counts the tokens the request may still
+        generate, this one included."""
+        ...
+
+    def advance(self, token_id: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,6 +54,8 @@ class SamplingParams:
     logprobs: int | None = None  # None = off; k = the chosen token's logprob plus the top k
     stop_token_ids: tuple[int, ...] = ()
     ignore_eos: bool = False
+    # A factory, not a constraint: each engine request gets a fresh one (n choices share params).
+    constraint: Callable[[], TokenConstraint] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +67,13 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class TokenEvent:
-    """One generated token. The last event of a request carries its finish_reason."""
+    """One generated token. The last event of a request carries its finish_reason.
+
+    An 'abort' event carries no token: its token_id is ABORT_TOKEN_ID (-1) and it does not count in
+    completion_tokens. queue_time_s is set on a request's first event only: seconds from
+    `generate()` to the first engine step that scheduled the request (None where the engine cannot
+    tell).
+    """
 
     request_id: str
     token_id: int
@@ -52,6 +82,7 @@ class TokenEvent:
     finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    queue_time_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,28 @@ paged blocks, because:
   serving long contexts); on a CPU server of small models the buffer is small (llama-125m,
   16 × 2048 tokens in bf16: 16 × 2048 × 12 layers × 2 × 4 heads × 64 × 2 B ≈ 0.4 GB).
 
-`SlotCache` is what the model sees for one forward: transformers' Llama code calls
-`cache.update(k, v, layer_idx)` after rotary embeddings; we write the new K/V at each row's own
-position and hand back views of the slots up to the longest row. The rows' differing lengths are
-handled by the explicit 4-D attention mask the engine passes (`attention_mask`), which
-transformers uses as given.
+One forward per engine step runs every row of the step: the decode rows (one token each) and the
+prompt chunks, flattened into a single sequence of T tokens, so the weights are read once per step
+whatever the mix. `SlotCache` is what the model sees: transformers' Llama code calls
+`cache.update(k, v, layer_idx)` after rotary embeddings, and we scatter the T new K/V entries to
+their (slot, position) in the buffers. Attention cannot treat the flat sequence as one (each
+token attends to its own slot's history), so the engine installs `slot_attention`, registered with
+transformers' `AttentionInterface`: given the step's `StepLayout` (passed through the model's
+forward kwargs) it runs one batched SDPA over the decode rows' slots (a plain slice: running
+sequences occupy slots 0..R-1) and one causal SDPA per prompt chunk over its slot. Called without a
+layout (HF `generate` on the same model object) it is transformers' own SDPA attention.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
-from transformers import PreTrainedConfig
+import torch.nn.functional as F
+from transformers import AttentionInterface, PreTrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from lmstack.serve.engine.scheduler import SlotMove
 
@@ -52,40 +62,105 @@ class KVCache:
             self.keys[:, m.dst, :, : m.length] = self.keys[:, m.src, :, : m.length]
             self.values[:, m.dst, :, : m.length] = self.values[:, m.src, :, : m.length]
 
-    def view(self, first_slot: int, positions: torch.Tensor, q_len: int) -> SlotCache:
-        """The cache for one forward over slots first_slot.. (one row each), row i starting at positions[i]."""
-        return SlotCache(self, first_slot, positions, q_len)
+
+
+@dataclass(frozen=True)
+class PromptSegment:
+    """Tokens [offset, offset + length) of the flat step are prompt positions start.. of `slot`."""
+
+    offset: int
+    length: int
+    slot: int
+    start: int
+
+
+@dataclass(frozen=True)
+class StepLayout:
+    """Where each token of one flat engine step lives: decode rows first (row i = slot i), then prompt chunks."""
+
+    num_decode: int
+    slots: torch.Tensor  # (T,) slot of each token
+    positions: torch.Tensor  # (T,) its position in that slot
+    segments: tuple[PromptSegment, ...]
+    decode_kv_len: int = 0
+    decode_mask: torch.Tensor | None = None  # (B, 1, 1, decode_kv_len): row i sees positions ≤ its own
+
+    @classmethod
+    def build(cls, slots: list[int], positions: list[int], num_decode: int, segments: list[PromptSegment],
+              device: torch.device | str = "cpu") -> StepLayout:
+        pos = torch.tensor(positions)
+        kv_len, mask = 0, None
+        if num_decode:
+            kv_len = int(pos[:num_decode].max()) + 1
+            # Slots hold other rows' padding or a freed sequence's stale entries past a row's length.
+            mask = (torch.arange(kv_len)[None, :] <= pos[:num_decode, None])[:, None, None, :].to(device)
+        return cls(num_decode, torch.tensor(slots, device=device), pos.to(device), tuple(segments), kv_len, mask)
 
 
 class SlotCache(Cache):
-    """A `transformers` Cache over rows of consecutive slots of a `KVCache`, for one forward pass."""
+    """A `transformers` Cache that scatters one flat step's K/V into a `KVCache`'s slots."""
 
-    def __init__(self, kv: KVCache, first_slot: int, positions: torch.Tensor, q_len: int):
+    def __init__(self, kv: KVCache, layout: StepLayout):
         super().__init__(layers=[])
         self.kv = kv
-        self.slots = slice(first_slot, first_slot + len(positions))
-        self.kv_len = int(positions.max()) + q_len
-        if q_len == 1:
-            # Decode: every row writes its one token at its own position.
-            self.index = (torch.arange(len(positions)), slice(None), positions)
-        else:
-            if len(positions) != 1:
-                raise ValueError("a multi-token forward runs one sequence at a time")
-            start = int(positions[0])
-            self.index = (slice(0, 1), slice(None), slice(start, start + q_len))
+        self.layout = layout
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs
                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write (B, kv_heads, q, head_dim) at each row's positions; return (B, kv_heads, kv_len, head_dim) views."""
-        keys = self.kv.keys[layer_idx, self.slots]  # (B, H, T, D)
-        values = self.kv.values[layer_idx, self.slots]
-        if isinstance(self.index[2], torch.Tensor):
-            keys[self.index] = key_states[:, :, 0]  # (B, H, D)
-            values[self.index] = value_states[:, :, 0]
-        else:
-            keys[self.index] = key_states
-            values[self.index] = value_states
-        return keys[:, :, : self.kv_len], values[:, :, : self.kv_len]
+        """Write (1, kv_heads, T, head_dim) at each token's (slot, position); return the layer's whole buffers."""
+        keys, values = self.kv.keys[layer_idx], self.kv.values[layer_idx]  # (S, H, C, D)
+        index = (self.layout.slots, slice(None), self.layout.positions)
+        keys[index] = key_states[0].transpose(0, 1)  # (T, H, D)
+        values[index] = value_states[0].transpose(0, 1)
+        return keys, values
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
-        return self.kv_len
+        return int(self.layout.positions.max()) + 1
+
+
+def slot_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                   attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
+                   **kwargs) -> tuple[torch.Tensor, None]:
+    """Attention for a flat engine step (see the module docstring); (1, Hq, T, D) → (1, T, Hq, D)."""
+    layout: StepLayout | None = kwargs.get("slot_layout")
+    if layout is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
+                                      **kwargs)
+    q = query[0]  # (Hq, T, D)
+    outs = []
+    b = layout.num_decode
+    if b:
+        k, v = key[:b, :, : layout.decode_kv_len], value[:b, :, : layout.decode_kv_len]  # (B, H, L, D)
+        heads, kv_heads, dim = q.shape[0], k.shape[1], q.shape[2]
+        # The G = Hq / H query heads that share a KV head (heads h·G..h·G+G-1, as in repeat_kv) act as G
+        # queries of that head: one (B, H, G, D) SDPA, no repeated K/V and no GQA kernel (3× faster on CPU).
+        qd = q[:, :b].transpose(0, 1).reshape(b, kv_heads, heads // kv_heads, dim)
+        out = F.scaled_dot_product_attention(qd, k, v, attn_mask=layout.decode_mask, scale=scaling)  # (B, H, G, D)
+        outs.append(out.reshape(b, heads, dim).transpose(0, 1))  # (Hq, B, D)
+    for seg in layout.segments:
+        end = seg.start + seg.length
+        k, v = key[seg.slot: seg.slot + 1, :, :end], value[seg.slot: seg.slot + 1, :, :end]
+        qs = q[None, :, seg.offset: seg.offset + seg.length]  # (1, Hq, L, D)
+        if seg.start == 0:
+            out = F.scaled_dot_product_attention(qs, k, v, is_causal=True, scale=scaling, enable_gqa=True)
+        else:  # the chunk's queries sit at positions start.., below the keys' end: causal from that offset
+            rows = torch.arange(seg.start, end, device=q.device)[:, None]
+            mask = torch.arange(end, device=q.device)[None, :] <= rows
+            out = F.scaled_dot_product_attention(qs, k, v, attn_mask=mask, scale=scaling, enable_gqa=True)
+        outs.append(out[0])
+    return (torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]).transpose(0, 1)[None], None
+
+
+SLOT_ATTENTION = "lmstack_slots"
+AttentionInterface.register(SLOT_ATTENTION, slot_attention)
+AttentionMaskInterface.register(SLOT_ATTENTION, sdpa_mask)  # HF generate on the same model builds SDPA masks
+
+
+def install_slot_attention(model: PreTrainedModel) -> str:
+    """Route the model's attention through `slot_attention` (transformers' SDPA whenever no layout is given).
+
+    Returns the implementation it replaced, for `model.set_attn_implementation` to restore.
+    """
+    before = model.config._attn_implementation
+    model.set_attn_implementation(SLOT_ATTENTION)
+    return before

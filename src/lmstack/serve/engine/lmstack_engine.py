@@ -5,16 +5,20 @@
     >>> async for event in engine.generate(GenerationRequest("r1", [1, 2, 3], SamplingParams())):
     ...     print(event.token_id, event.finish_reason)                          # doctest: +SKIP
 
-One background thread runs the step loop: take the `Scheduler`'s plan, run one forward over all
-running sequences (one new token each; rows at different lengths share the step through an
-explicit attention mask and per-row position ids) and one per prompt chunk the step's prefill
-budget covers, sample, and stream a `TokenEvent` per token to each request's asyncio queue. torch
-releases the GIL inside its kernels, so the event loop (HTTP, tokenizer) keeps running meanwhile.
+One background thread runs the step loop: take the `Scheduler`'s plan, run ONE forward over the
+whole step — every running sequence's next token and every prompt chunk the step's prefill budget
+covers, flattened into one sequence with per-token position ids — sample, and stream a
+`TokenEvent` per token to each request's asyncio queue. One forward per step means the weights
+are read once per step however many prompts join. torch releases the GIL inside its kernels, so
+the event loop (HTTP, tokenizer) keeps running meanwhile.
 
-The forward pass is the model's own (`model(input_ids, position_ids, attention_mask, cache)`):
-the engine only supplies `SlotCache`, a transformers `Cache` that writes K/V into the engine's
-preallocated buffers, so every architecture transformers implements with the standard cache
-interface (Llama, Mistral, Qwen2, …) runs unchanged.
+The forward pass is the model's own (`model(input_ids, position_ids, cache, ...)`): the engine
+supplies `SlotCache`, a transformers `Cache` that writes K/V into the engine's preallocated
+buffers, and `slot_attention`, an attention function registered with transformers that attends
+each token to its own slot (see `kv_cache`); so every architecture transformers implements with
+the standard cache and attention interfaces (Llama, Mistral, Qwen2, …) runs unchanged. `start()`
+switches the model to that attention and `shutdown()` switches it back; in between, HF `generate`
+on the same model still gets transformers' SDPA attention.
 
 Threading: the scheduler's state is guarded by one condition variable, held only for bookkeeping
 (never during a forward). The KV buffers are touched by the loop thread alone, so aborts and
@@ -35,20 +39,20 @@ import torch
 from transformers import PreTrainedModel
 
 from lmstack.serve.engine.base import (
+    ABORT_TOKEN_ID,
     EngineShuttingDown,
     EngineStats,
     FinishReason,
     GenerationRequest,
+    TokenConstraint,
     TokenEvent,
 )
-from lmstack.serve.engine.kv_cache import KVCache
+from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, SlotCache, StepLayout, install_slot_attention
 from lmstack.serve.engine.sampling import make_generator, sample
 from lmstack.serve.engine.scheduler import PrefillChunk, Scheduler, Sequence
 
 log = logging.getLogger(__name__)
 
-# An aborted request's last event carries no token: its token_id is this.
-ABORT_TOKEN_ID = -1
 # Prompt tokens per step. 256 of them cost a small model on a CPU a few decode steps' time: the
 # running batch's next token waits that long, never for a whole long prompt.
 DEFAULT_PREFILL_CHUNK_TOKENS = 256
@@ -61,6 +65,7 @@ class _Live:
     sequence: Sequence
     loop: asyncio.AbstractEventLoop
     generator: torch.Generator | None
+    constraint: TokenConstraint | None
     queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -90,16 +95,19 @@ class LmstackEngine:
             eos = model.generation_config.eos_token_id
             eos_token_ids = set() if eos is None else {eos} if isinstance(eos, int) else set(eos)
         self.eos_token_ids = eos_token_ids
+        self._no_mask = torch.zeros((1, 1, 1, 1), dtype=model.dtype, device=model.device)
         self._cond = threading.Condition()
         self._live: dict[str, _Live] = {}
         self._aborts: set[str] = set()
         self._draining = False
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._attn_before = model.config._attn_implementation
 
     async def start(self) -> None:
         """Start the step loop (idempotent)."""
         if self._thread is None:
+            self._attn_before = install_slot_attention(self.model)
             self._thread = threading.Thread(target=self._run, name=f"lmstack-engine-{self.model_name}", daemon=True)
             self._thread.start()
 
@@ -125,7 +133,8 @@ class LmstackEngine:
         if self._thread is None:
             raise RuntimeError("call `await engine.start()` before generate()")
         seq = Sequence(request.request_id, list(prompt), params)
-        live = _Live(seq, asyncio.get_running_loop(), make_generator(params.seed) if params.temperature > 0 else None)
+        live = _Live(seq, asyncio.get_running_loop(), make_generator(params.seed) if params.temperature > 0 else None,
+                     params.constraint() if params.constraint is not None else None)
         with self._cond:
             if self._draining:
                 raise EngineShuttingDown("the engine is shutting down and takes no new requests")
@@ -180,6 +189,8 @@ class LmstackEngine:
             self._cond.notify()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+            # Give the model back as it came (transformers' own continuous batching refuses custom attention).
+            self.model.set_attn_implementation(self._attn_before)
 
     # The step loop, on its own thread.
 
@@ -205,55 +216,81 @@ class LmstackEngine:
                     self._aborts.update(s.request_id for s in involved)
 
     def _step(self, decode: list[Sequence], prefills: list[PrefillChunk]) -> None:
-        if decode:
-            input_ids = torch.tensor([[s.output_token_ids[-1]] for s in decode])  # (B, 1)
-            positions = torch.tensor([s.num_computed for s in decode])  # (B,)
-            logits = self._forward(input_ids, positions, first_slot=0)
-            for s in decode:
-                s.num_computed += 1
-            self._emit(decode, logits)
+        # Flatten the step: decode rows (one token each, row i in slot i), then each prompt chunk.
+        tokens = [s.output_token_ids[-1] for s in decode]
+        slots = [s.slot for s in decode]
+        positions = [s.num_computed for s in decode]
+        keep = list(range(len(decode)))  # the flat positions whose logits are sampled
+        segments, prompts_done = [], []
         for chunk in prefills:
-            seq = chunk.sequence
-            input_ids = torch.tensor([seq.prompt_token_ids[chunk.start:chunk.end]])  # (1, q)
-            logits = self._forward(input_ids, torch.tensor([chunk.start]), first_slot=seq.slot)
-            seq.num_computed = chunk.end
-            if seq.prompt_done:
-                with self._cond:
+            seq, n = chunk.sequence, chunk.end - chunk.start
+            segments.append(PromptSegment(len(tokens), n, seq.slot, chunk.start))
+            tokens += seq.prompt_token_ids[chunk.start:chunk.end]
+            slots += [seq.slot] * n
+            positions += range(chunk.start, chunk.end)
+            if chunk.end == len(seq.prompt_token_ids):
+                keep.append(len(tokens) - 1)
+                prompts_done.append(seq)
+        logits = self._forward(tokens, positions, StepLayout.build(slots, positions, len(decode), segments,
+                                                                  self.model.device), keep)
+        for s in decode:
+            s.num_computed += 1
+        for chunk in prefills:
+            chunk.sequence.num_computed = chunk.end
+        if prompts_done:
+            with self._cond:
+                for seq in prompts_done:  # admission order: each joins the running batch at slot R
                     self.kv.move(self.scheduler.prefill_done(seq))
-                self._emit([seq], logits)
+        if keep:
+            self._emit(decode + prompts_done, logits)
 
-    def _forward(self, input_ids: torch.Tensor, positions: torch.Tensor, first_slot: int) -> torch.Tensor:
-        """Logits (B, V) of the last input position of each row; row i's tokens start at positions[i]."""
-        q_len = input_ids.shape[1]
+    def _forward(self, tokens: list[int], positions: list[int], layout: StepLayout, keep: list[int]) -> torch.Tensor:
+        """One forward over the flat step; logits (len(keep), V) at the flat positions `keep`."""
         device = self.model.device
-        cache = self.kv.view(first_slot, positions.to(device), q_len)
-        position_ids = positions[:, None] + torch.arange(q_len)  # (B, q)
-        # Row i's query at position p sees keys 0..p of its own slot; the rest of the view is
-        # other rows' length padding or stale entries of a freed sequence.
-        allowed = torch.arange(cache.kv_len)[None, None, None, :] <= position_ids[:, None, :, None]  # (B, 1, q, kv)
-        dtype = self.model.dtype
-        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
-        out = self.model(input_ids=input_ids.to(device), position_ids=position_ids.to(device),
-                         attention_mask=mask.to(device), cache=cache, use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1]  # (B, V)
+        # A 4-D mask is taken as given; slot_attention builds its own from the layout, so any will do.
+        out = self.model(input_ids=torch.tensor([tokens], device=device),
+                         position_ids=torch.tensor([positions], device=device),
+                         attention_mask=self._no_mask, cache=SlotCache(self.kv, layout), use_cache=True,
+                         logits_to_keep=torch.tensor(keep, device=device), slot_layout=layout)
+        return out.logits[0]  # (K, V)
 
     def _emit(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
         """Sample each sequence's next token, stream it, and free the sequences that finished."""
         lives = [self._live[s.request_id] for s in seqs]
+        masks = [None if live.constraint is None else self._mask(live.constraint, seq)
+                 for seq, live in zip(seqs, lives)]
         samples = sample(logits, [s.params for s in seqs], [s.output_token_ids for s in seqs],
-                         [live.generator for live in lives])
-        finished = []
+                         [live.generator for live in lives], masks if any(masks) else None)
+        finished, failed = [], []
         for seq, live, smp in zip(seqs, lives, samples):
+            error = smp.error
+            if error is None and live.constraint is not None:
+                try:
+                    live.constraint.advance(smp.token_id)
+                except Exception as e:  # the constraint's own failure ends its request only
+                    error = e
+            if error is not None:
+                log.error("request %s: its token constraint failed (%s); aborting it", seq.request_id, error)
+                failed.append(seq.request_id)
+                continue
             seq.output_token_ids.append(smp.token_id)
             reason = self._finish_reason(seq, smp.token_id)
+            first = len(seq.output_token_ids) == 1
             self._deliver(live, TokenEvent(seq.request_id, smp.token_id, smp.logprob, smp.top_logprobs, reason,
-                                           len(seq.prompt_token_ids), len(seq.output_token_ids)))
+                                           len(seq.prompt_token_ids), len(seq.output_token_ids),
+                                           seq.queue_time_s if first else None))
             if reason is not None:
                 finished.append(seq.request_id)
-        if finished:
+        if finished or failed:
             with self._cond:
                 for request_id in finished:
                     self._free(request_id)
+                self._aborts.update(failed)
+
+    def _mask(self, constraint: TokenConstraint, seq: Sequence):
+        generated = len(seq.output_token_ids)
+        remaining = min(seq.params.max_tokens - generated, self.max_context - len(seq.prompt_token_ids) - generated)
+        return lambda row: constraint.allowed(row, remaining)
 
     def _finish_reason(self, seq: Sequence, token_id: int) -> FinishReason | None:
         p = seq.params
@@ -271,9 +308,11 @@ class LmstackEngine:
             if live is None:
                 continue
             seq = live.sequence
+            first = not seq.output_token_ids
             self._deliver(live, TokenEvent(request_id, ABORT_TOKEN_ID, finish_reason="abort",
                                            prompt_tokens=len(seq.prompt_token_ids),
-                                           completion_tokens=len(seq.output_token_ids)))
+                                           completion_tokens=len(seq.output_token_ids),
+                                           queue_time_s=seq.queue_time_s if first else None))
             self._free(request_id)
         self._aborts.clear()
 

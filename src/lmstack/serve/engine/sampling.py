@@ -8,7 +8,9 @@
     [1]
 
 Order of the logits processors, as in vLLM: penalties over the row's generated tokens, then
-logit_bias, then greedy argmax (temperature 0) or temperature → top-k → top-p → one draw.
+logit_bias, then the row's token mask (a `TokenConstraint`, e.g. JSON mode), then greedy argmax
+(temperature 0) or temperature → top-k → top-p → one draw. A mask that raises fails its row only:
+that row's Sample carries the error and no token.
 
 Logprobs are the *raw model* logprobs (log-softmax of the logits before any penalty, bias,
 temperature or truncation), as vLLM returns by default: they say what the model believes, and
@@ -21,7 +23,7 @@ requests share the batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +36,7 @@ class Sample:
     token_id: int
     logprob: float | None = None
     top_logprobs: dict[int, float] | None = None
+    error: Exception | None = None  # the row's mask failed; token_id is meaningless
 
 
 def make_generator(seed: int | None) -> torch.Generator:
@@ -82,16 +85,37 @@ def truncate(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor) -> 
     return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
 
 
+def apply_masks(logits: torch.Tensor, masks: Sequence[Callable[[torch.Tensor], torch.Tensor] | None]
+                ) -> dict[int, Exception]:
+    """In place: keep only the ids `masks[i](logits[i])` returns in row i; the rows whose mask raised, by index."""
+    errors = {}
+    for row, mask in enumerate(masks):
+        if mask is None:
+            continue
+        try:
+            keep = mask(logits[row])
+        except Exception as e:  # a constraint's bug or dead end must not fail the other rows
+            errors[row] = e
+            continue
+        masked = torch.full_like(logits[row], float("-inf"))
+        masked[keep] = logits[row, keep]
+        logits[row] = masked
+    return errors
+
+
 def sample(logits: torch.Tensor, params: Sequence[SamplingParams], output_token_ids: Sequence[Sequence[int]],
-           generators: Sequence[torch.Generator | None]) -> list[Sample]:
+           generators: Sequence[torch.Generator | None],
+           masks: Sequence[Callable[[torch.Tensor], torch.Tensor] | None] | None = None) -> list[Sample]:
     """One next token per row of `logits` (B, V), with logprobs for the rows that asked for them.
 
     `output_token_ids[i]` are row i's tokens generated so far (for the penalties); `generators[i]`
-    is row i's generator (unused, may be None, for greedy rows).
+    is row i's generator (unused, may be None, for greedy rows); `masks[i]`, if any, maps row i's
+    processed logits (V,) to the ids it may take.
     """
     logits = logits.float()
     raw_logprobs = logits.log_softmax(dim=-1) if any(p.logprobs is not None for p in params) else None
     processed = apply_penalties_and_bias(logits, params, output_token_ids)
+    errors = apply_masks(processed, masks) if masks is not None else {}
     token_ids = processed.argmax(dim=-1)  # (B,): the greedy rows' answer
     sampled = [i for i, p in enumerate(params) if p.temperature > 0]
     if sampled:
@@ -104,6 +128,9 @@ def sample(logits: torch.Tensor, params: Sequence[SamplingParams], output_token_
             token_ids[i] = torch.multinomial(probs[j], 1, generator=generators[i])[0]
     out = []
     for i, p in enumerate(params):
+        if i in errors:
+            out.append(Sample(-1, error=errors[i]))
+            continue
         token = int(token_ids[i])
         if raw_logprobs is None or p.logprobs is None:
             out.append(Sample(token))

@@ -25,6 +25,7 @@ so prompts finish in admission order and slot R is always free for the one that 
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -41,6 +42,8 @@ class Sequence:
     output_token_ids: list[int] = field(default_factory=list)
     num_computed: int = 0
     slot: int | None = None
+    arrival: float = field(default_factory=time.perf_counter)
+    queue_time_s: float | None = None  # arrival → the step that first scheduled it
 
     @property
     def prompt_done(self) -> bool:
@@ -111,6 +114,7 @@ class Scheduler:
                 break
             seq = self.waiting.popleft()
             seq.slot = slot
+            seq.queue_time_s = time.perf_counter() - seq.arrival
             self.prefilling.append(seq)
             end = min(budget, len(seq.prompt_token_ids))
             chunks.append(PrefillChunk(seq, 0, end))

@@ -5,9 +5,10 @@
 A thin adapter over `model.init_continuous_batching()` (transformers' ContinuousBatchingManager,
 paged KV cache, its own scheduler and thread). Greedy decoding only: the manager takes one
 generation config for all requests, and its per-request options (temperature, top-k, top-p) have
-no seed, penalties, logit_bias or logprobs, so any other SamplingParams raise ValueError rather
-than being silently ignored. The manager attaches itself to the model and may run it without a
-causal mask; give this engine a model object of its own.
+no seed, penalties, logit_bias, logprobs or token constraints (JSON mode), so any other
+SamplingParams raise ValueError rather than being silently ignored. The manager does not say when
+a request was first scheduled, so TokenEvent.queue_time_s stays None. The manager attaches itself
+to the model and may run it without a causal mask; give this engine a model object of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from transformers import GenerationConfig, PreTrainedModel
 from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
 from lmstack.serve.engine.base import (
+    ABORT_TOKEN_ID,
     EngineShuttingDown,
     EngineStats,
     GenerationRequest,
@@ -27,7 +29,6 @@ from lmstack.serve.engine.base import (
     SamplingParams,
     TokenEvent,
 )
-from lmstack.serve.engine.lmstack_engine import ABORT_TOKEN_ID
 
 # transformers' paged cache: blocks of PAGE_SIZE tokens, enough for every request at full context.
 PAGE_SIZE = 64
@@ -137,5 +138,6 @@ class TransformersEngine:
 def _unsupported(params: SamplingParams) -> list[str]:
     checks = {"temperature > 0": params.temperature > 0, "seed": params.seed is not None,
               "presence_penalty": bool(params.presence_penalty), "frequency_penalty": bool(params.frequency_penalty),
-              "logit_bias": bool(params.logit_bias), "logprobs": params.logprobs is not None}
+              "logit_bias": bool(params.logit_bias), "logprobs": params.logprobs is not None,
+              "a token constraint (response_format)": params.constraint is not None}
     return [name for name, used in checks.items() if used]
