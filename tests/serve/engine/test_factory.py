@@ -71,3 +71,15 @@ def test_non_causal_models_are_refused(tmp_path, tiny_tokenizer):
     model.save_pretrained(tmp_path / "s2s")
     with pytest.raises(UserError, match="seq2seq model"):
         build_engine(str(tmp_path / "s2s"))
+
+
+def test_unverified_families_are_refused(tmp_path, tiny_tokenizer):
+    import transformers as T
+
+    model = T.GPTNeoXForCausalLM(T.GPTNeoXConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, num_hidden_layers=1,
+                                                 num_attention_heads=4, intermediate_size=64))
+    model.save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(UserError, match="not verified on 'gpt_neox'") as e:
+        build_engine(str(tmp_path), device="cpu")
+    assert "--backend transformers" in e.value.hint

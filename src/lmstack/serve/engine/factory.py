@@ -35,6 +35,10 @@ from lmstack.serve.engine.lmstack_engine import LmstackEngine
 from lmstack.serve.engine.transformers_engine import TransformersEngine
 
 SERVABLE_KINDS = ("causal_lm", "moe")
+# Families whose modeling code the lmstack engine is tested on (greedy parity with HF generate
+# under continuous batching, tests/serve/engine/test_families.py). Another family's code might not
+# pass the engine's step layout through to attention and would attend wrongly without failing.
+VERIFIED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "mixtral", "gemma", "phi3")
 
 
 def serving_dtype(dtype: str, device: str) -> str:
@@ -63,6 +67,10 @@ def _load(model_path: str, device: str, dtype: str) -> tuple[PreTrainedModel, Pr
 def _lmstack(model_path: str, *, device: str, dtype: str, max_batch_size: int, max_queue: int
              ) -> tuple[Engine, PreTrainedTokenizerBase]:
     model, tokenizer, name = _load(model_path, device, dtype)
+    if model.config.model_type not in VERIFIED_MODEL_TYPES:
+        raise UserError(f"the lmstack engine is not verified on {model.config.model_type!r} models (verified: "
+                        f"{', '.join(VERIFIED_MODEL_TYPES)})",
+                        hint="serve it with --backend transformers, or add the family to the engine's parity tests")
     return LmstackEngine(model, model_name=name, max_batch_size=max_batch_size, max_queue=max_queue), tokenizer
 
 
