@@ -58,7 +58,7 @@ def test_run_trains_skips_and_forces(project):
     assert [o.skipped for o in changed.values()] == [True, True, False, False]
     forced = run_project(load_config(project, ["train.max_steps=4"]), force=True)
     assert [o.skipped for o in forced.values()] == [False, False, False, False]
-    assert forced["eval"].manifest["metrics"] == {"skipped": "eval.tasks is not set"}
+    assert forced["eval"].manifest["metrics"] == {"skipped": "no eval.tasks and no test split"}
 
 
 def test_only_needs_finished_upstream(project):
@@ -141,3 +141,17 @@ def test_eval_stage_scores_the_trained_model(project, tmp_path):
     tok = AutoTokenizer.from_pretrained(run_project(load_config(project))["train"].output("model"))
     expected = perplexity(model, tok, [r["text"] for r in rows], max_length=32, stride=16).perplexity
     assert ppl == pytest.approx(expected, rel=1e-3)
+
+
+def test_without_tasks_the_eval_stage_scores_eval_metrics_on_the_test_split(project, tmp_path):
+    rows = [{"id": f"q{i}", "lang": lang, "question": q, "answer": a} for i, (lang, q, a) in enumerate(
+        [("en", "card limit", "transfer fee"), ("zh", "银行卡", "转账限额"), ("en", "loan rate", "branch fee"),
+         ("zh", "密码", "账户余额")])]
+    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    project.write_text(project.read_text(encoding="utf-8").replace(
+        "data: {corpus: [corpus.txt]}", "data: {corpus: [corpus.txt], test: [test.jsonl]}")
+        + "eval: {metrics: [perplexity, bleu], max_length: 32, stride: 16, max_new_tokens: 4}\n", encoding="utf-8")
+    tasks = run_project(load_config(project))["eval"].manifest["metrics"]["tasks"]
+    assert sorted(tasks) == ["test-en-answers", "test-en-perplexity", "test-zh-answers", "test-zh-perplexity"]
+    assert tasks["test-zh-perplexity"]["perplexity"]["scores"]["trained"] > 1
+    assert "bleu" in tasks["test-en-answers"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lmstack.atomic import write_json, write_jsonl
+from lmstack.atomic import write_json, write_jsonl, write_text
 from lmstack.config.schema import ProjectConfig
 from lmstack.errors import UserError
 from lmstack.runs import RunDir, StageOutcome, StageResult
@@ -224,13 +224,24 @@ def stage_eval(run: RunDir, cfg: ProjectConfig, done: dict, force: bool) -> Stag
     section = cfg.eval
 
     def body(stage_dir: Path) -> StageResult:
+        import yaml
+
+        from lmstack.eval.default_tasks import default_tasks
         from lmstack.eval.multi import evaluate_models
 
-        if section.tasks is None:
-            return StageResult(metrics={"skipped": "eval.tasks is not set"})
+        tasks = section.tasks
+        if tasks is None:
+            test_files = read_dataset(done["data"])["test"]
+            if not test_files:
+                return StageResult(metrics={"skipped": "no eval.tasks and no test split"})
+            document = default_tasks(test_files, list(section.metrics), list(cfg.project.languages),
+                                     max_new_tokens=section.max_new_tokens, max_length=section.max_length,
+                                     stride=section.stride)
+            tasks = stage_dir / "tasks.yaml"
+            write_text(tasks, yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
         trained = str(done["train"].output("model"))
         models = {"base": str(cfg.model.path), "tuned": trained} if cfg.model.path else {"trained": trained}
-        summary = evaluate_models(section.tasks, models, stage_dir, batch_size=section.batch_size,
+        summary = evaluate_models(tasks, models, stage_dir, batch_size=section.batch_size,
                                   device=cfg.model.device, dtype=cfg.model.dtype, concurrency=section.concurrency,
                                   retries=section.retries, confidence=section.confidence,
                                   data_dir=done["data"].stage_dir)

@@ -18,7 +18,9 @@ class EvalSection(Section):
     tasks: Path | None = Field(None, description="Tasks YAML for `lmstack eval run` and the eval stage of "
                                                  "`lmstack run` (e.g. eval.yaml beside the project file; relative to "
                                                  "it); none: score `metrics` on the test split.")
-    metrics: list[ProjectMetric] = Field(["perplexity"], description="Metrics computed on the test split.")
+    metrics: list[ProjectMetric] = Field(
+        ["perplexity"], description="Without eval.tasks: metrics computed on the test split (perplexity on any rows; "
+                                    "bleu, chrf, rouge, exact_match, f1 on question/answer rows).")
     batch_size: int = Field(8, ge=1, description="Examples scored or generated at once.")
     max_new_tokens: int = Field(128, ge=1, description="Generation budget per example.")
     max_length: int = Field(1024, ge=2, description="Perplexity and multiple choice: tokens per window.")
