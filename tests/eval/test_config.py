@@ -8,7 +8,6 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-# lmstack.config first: it imports every step's section, so importing a section first is circular.
 from lmstack.config import ProjectConfig
 from lmstack.eval.config import EvalSection
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import lmstack.config  # noqa: F401  (the schema must load before lmstack.train.config: an import cycle)
 from lmstack.train.config import TrainSection
 
 QA = [("What is my card limit?", "Your limit is 5000."), ("How do I reset a password?", "Use the app settings."),

@@ -30,7 +30,6 @@ def serve(
                                     help="Also serve the bundled all-MiniLM-L6-v2 on /v1/embeddings."),
 ) -> None:
     """Serve models over an OpenAI-compatible API (chat, completions, embeddings) with keys and metrics."""
-    import lmstack.config  # noqa: F401  first: its schema imports every step's section, this one included
     from lmstack.serve.config import ServeSection
     from lmstack.serve.server import parse_model_specs, read_registry_file
     from lmstack.serve.server import serve as run

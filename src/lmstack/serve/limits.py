@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from lmstack.serve.errors import APIError
 
-if TYPE_CHECKING:  # importing the config package here would close an import cycle through its schema
+if TYPE_CHECKING:
     from lmstack.serve.config import ServeSection
 
 

@@ -26,7 +26,7 @@ from lmstack.serve.embeddings import MINILM_NAME, SentenceEmbedder
 from lmstack.serve.limits import Limits
 from lmstack.serve.registry import ModelRegistry
 
-if TYPE_CHECKING:  # a runtime import would start lmstack.config's import cycle from the wrong end
+if TYPE_CHECKING:
     from lmstack.serve.config import ServeSection
 
 log = logging.getLogger(__name__)

@@ -38,6 +38,15 @@ def drop(reason: str) -> Outcome:
     return Outcome(None, reason)
 
 
+def drop_on_first(check: Callable[[str], str | None], texts: list[str]) -> Outcome:
+    """Drop the row with the reason of the first text `check` rejects; keep it when none is."""
+    for text in texts:
+        reason = check(text)
+        if reason:
+            return drop(reason)
+    return keep(texts)
+
+
 class Operator(Protocol):
     """Called once per row, in input order. Stateful operators (dedup) set `wants_where = True`
     and are then called as `op(texts, "file:line")`, so a removal can name the row it repeats.

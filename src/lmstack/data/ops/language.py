@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from lmstack.data.ops.base import Outcome, Params, drop, keep, register
+from lmstack.data.ops.base import Outcome, Params, drop_on_first, register
 
 
 @lru_cache(maxsize=1)
@@ -52,8 +52,4 @@ class Language:
         return f"language: {top} ({scores[top]:.3f}), {'+'.join(self.p.languages)} {kept:.3f} < {self.p.min_score}"
 
     def __call__(self, texts: list[str]) -> Outcome:
-        for text in texts:
-            reason = self._check(text)
-            if reason:
-                return drop(reason)
-        return keep(texts)
+        return drop_on_first(self._check, texts)

@@ -11,7 +11,7 @@ from collections import Counter
 from pydantic import Field
 
 from lmstack.data.lang import script_lang, tokens
-from lmstack.data.ops.base import Outcome, Params, drop, keep, register
+from lmstack.data.ops.base import Outcome, Params, drop, drop_on_first, keep, register
 
 _STOP_WORDS = {"en": frozenset({"the", "be", "to", "of", "and", "that", "have", "with"}),
                "zh": frozenset("的了是在我你有和就不人都这也要")}
@@ -69,11 +69,7 @@ class GopherQuality:
         return None
 
     def __call__(self, texts: list[str]) -> Outcome:
-        for text in texts:
-            reason = self._check(text)
-            if reason:
-                return drop(reason)
-        return keep(texts)
+        return drop_on_first(self._check, texts)
 
 
 def _duplicate_share(items: list[str]) -> tuple[float, float]:
@@ -165,11 +161,7 @@ class GopherRepetition:
         return None
 
     def __call__(self, texts: list[str]) -> Outcome:
-        for text in texts:
-            reason = self._check(text)
-            if reason:
-                return drop(reason)
-        return keep(texts)
+        return drop_on_first(self._check, texts)
 
 
 _TERMINAL = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…", "」", "』", "）", ")")
@@ -256,8 +248,4 @@ class FineWebLines:
         return None
 
     def __call__(self, texts: list[str]) -> Outcome:
-        for text in texts:
-            reason = self._check(text)
-            if reason:
-                return drop(reason)
-        return keep(texts)
+        return drop_on_first(self._check, texts)
