@@ -12,15 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from lmstack.data.lang import script_lang, words
-from lmstack.data.ops.base import Outcome, Params, drop, keep, register
-
-
-def _first_failure(texts: list[str], check) -> Outcome:
-    for text in texts:
-        reason = check(text)
-        if reason:
-            return drop(reason)
-    return keep(texts)
+from lmstack.data.ops.base import Outcome, Params, drop, drop_on_first, keep, register
 
 
 class LengthParams(Params):
@@ -49,7 +41,7 @@ class Length:
         return None
 
     def __call__(self, texts: list[str]) -> Outcome:
-        return _first_failure(texts, self._check)
+        return drop_on_first(self._check, texts)
 
 
 _ORDINARY = re.compile(r"[\w\s\u3000-\u303f\uff01-\uff0f\uff1a-\uff20.,!?;:'\"()\-%/$¥￥+@&“”‘’、。，！？：；（）《》【】…—·]")
@@ -79,7 +71,7 @@ class SpecialChars:
         return f"special_chars: {ratio:.2f} > {self.p.max_ratio}" if ratio > self.p.max_ratio else None
 
     def __call__(self, texts: list[str]) -> Outcome:
-        return _first_failure(texts, self._check)
+        return drop_on_first(self._check, texts)
 
 
 class FlaggedWordsParams(Params):
@@ -140,4 +132,4 @@ class Encoding:
         return None
 
     def __call__(self, texts: list[str]) -> Outcome:
-        return _first_failure(texts, self._check)
+        return drop_on_first(self._check, texts)
