@@ -30,6 +30,8 @@ data: {{corpus: [corpus.txt]}}
 model: {{preset: llama-1m, context_length: 32, tokenizer: {{vocab_size: 300}}, autocast: false}}
 train: {{max_steps: 6, batch_size: 4, log_every: 1, eval_every: 3, save_every: 2, lr: 1.0e-2,
          sample_prompts: ["card ", "银行"], sample_max_new_tokens: 5}}
+plan: {{hardware: {{device: L4}}}}
+bench: {{enabled: false}}
 """, encoding="utf-8")
     return path
 
@@ -37,7 +39,10 @@ train: {{max_steps: 6, batch_size: 4, log_every: 1, eval_every: 3, save_every: 2
 def test_run_trains_skips_and_forces(project):
     cfg = load_config(project)
     done = run_project(cfg)
-    assert [o.skipped for o in done.values()] == [False, False, False, False]
+    assert list(done) == ["plan", "data", "tokenizer", "train", "finetune", "eval", "bench", "report"]
+    assert [o.skipped for o in done.values()] == [False] * 8
+    assert done["finetune"].manifest["metrics"] == {"skipped": "the project has no finetune section"}
+    assert done["bench"].manifest["metrics"] == {"skipped": "bench.enabled is false"}
     train = done["train"]
     m = train.manifest["metrics"]
     assert m["steps"] == 6 and m["train_tokens"] == 6 * 4 * 32 and m["val_loss"] > 0
@@ -53,11 +58,11 @@ def test_run_trains_skips_and_forces(project):
     assert sorted(p.name for p in train.output("model").glob("*.safetensors")) == ["model.safetensors"]
 
     again = run_project(load_config(project))
-    assert [o.skipped for o in again.values()] == [True, True, True, True]
+    assert [o.skipped for o in again.values()] == [True] * 7 + [False]  # the report is always rendered
     changed = run_project(load_config(project, ["train.max_steps=4"]))
-    assert [o.skipped for o in changed.values()] == [True, True, False, False]
+    assert [name for name, o in changed.items() if not o.skipped] == ["train", "finetune", "eval", "bench", "report"]
     forced = run_project(load_config(project, ["train.max_steps=4"]), force=True)
-    assert [o.skipped for o in forced.values()] == [False, False, False, False]
+    assert [o.skipped for o in forced.values()] == [False] * 8
     assert forced["eval"].manifest["metrics"] == {"skipped": "no eval.tasks and no test split"}
 
 
@@ -155,3 +160,104 @@ def test_without_tasks_the_eval_stage_scores_eval_metrics_on_the_test_split(proj
     assert sorted(tasks) == ["test-en-answers", "test-en-perplexity", "test-zh-answers", "test-zh-perplexity"]
     assert tasks["test-zh-perplexity"]["perplexity"]["scores"]["trained"] > 1
     assert "bleu" in tasks["test-en-answers"]
+
+
+def test_from_reruns_that_stage_and_the_later_ones(project):
+    run_project(load_config(project))
+    again = run_project(load_config(project), start="eval")
+    assert list(again) == ["plan", "data", "tokenizer", "train", "finetune", "eval", "bench", "report"]
+    assert [name for name, o in again.items() if not o.skipped] == ["eval", "bench", "report"]
+    with pytest.raises(UserError, match="--from: unknown stage 'deploy'"):
+        run_project(load_config(project), start="deploy")
+    with pytest.raises(UserError, match="do not go together"):
+        run_project(load_config(project), start="eval", only="eval")
+
+
+CHATS = [("What is the card limit?", "The card limit is set in the app."), ("转账限额是多少？", "转账限额可以在手机银行设置。"),
+         ("How do I reset my password?", "Reset it in online banking settings."), ("贷款利率是多少？", "贷款利率以官网公布为准。")]
+
+
+@pytest.mark.slow
+def test_pretrain_then_sft_is_evaluated_against_the_untuned_model_served_and_reported(project, tmp_path):
+    """The whole method on a tiny model: pretrain, SFT from it, eval base vs tuned, bench, one report."""
+    rows = [{"id": f"q{i}", "lang": "zh" if any(ord(ch) > 127 for ch in q) else "en", "question": q, "answer": a,
+             "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+            for i, (q, a) in enumerate(CHATS * 4)]
+    (tmp_path / "qa.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    project.write_text(f"""
+project: {{name: tiny, run_dir: {tmp_path / 'runs'}, seed: 0, languages: [en, zh]}}
+plan: {{hardware: {{device: L4}}}}
+data: {{corpus: [corpus.txt], train: [qa.jsonl], test: [qa.jsonl]}}
+model: {{preset: llama-1m, context_length: 128, tokenizer: {{vocab_size: 300}}, autocast: false}}
+train: {{sources: [corpus], max_steps: 4, batch_size: 4, log_every: 1, eval_every: 2, save_every: 2}}
+finetune: {{recipe: sft, max_steps: 4, batch_size: 4, lr: 1.0e-2, log_every: 1, eval_every: 2, save_every: 2,
+           sample_prompts: ["What is the card limit?"], sample_max_new_tokens: 4}}
+eval: {{metrics: [bleu], max_new_tokens: 4, max_length: 128, stride: 64}}
+bench: {{concurrency: [1, 2], num_prompts: 2, input_len: 8, output_len: 4, warmup: 0}}
+""", encoding="utf-8")
+    done = run_project(load_config(project))
+    assert done["train"].manifest["config"]["train"]["sources"] == ["corpus"]
+    assert done["finetune"].manifest["metrics"]["steps"] == 4
+    tuned = done["finetune"].output("model")
+    assert "chat_template" in (tuned / "tokenizer_config.json").read_text(encoding="utf-8") or \
+        (tuned / "chat_template.jinja").is_file()
+
+    summary = json.loads(done["eval"].output("summary").read_text(encoding="utf-8"))
+    assert summary["baseline"] == "base" and set(summary["results"]) == {"base", "tuned"}
+    task = summary["tasks"]["qa-en-answers"]["bleu"]
+    assert set(task["scores"]) == {"base", "tuned"} and "tuned" in task["differences"]
+    tasks = (done["eval"].stage_dir / "tasks.yaml").read_text(encoding="utf-8")
+    assert "chat_template: true" in tasks  # an SFT model is asked in its chat template
+
+    bench = json.loads(done["bench"].output("summary").read_text(encoding="utf-8"))
+    assert sorted(bench) == ["1", "2"]
+    for c, s in bench.items():
+        assert s["completed"] == 2 and s["failed"] == 0 and s["load_shape"]["max_concurrency"] == int(c)
+        assert s["output_tokens_per_s"] > 0 and s["ttft_ms"]["median"] > 0
+
+    page = done["report"].output("report").read_text(encoding="utf-8")
+    for heading in ("1 · Scenario and plan", "2 · Data", "3 · Training", "4 · Evaluation: base against tuned",
+                    "5 · The served model under load", "6 · Serve it"):
+        assert heading in page
+    assert page.count("data:image/png;base64,") >= 5  # two loss curves, scores, trade-off, two latency CDFs
+    assert f"lmstack serve --model tiny={tuned}" in page
+
+    again = run_project(load_config(project))
+    assert [name for name, o in again.items() if not o.skipped] == ["report"]
+
+
+def test_both_examples_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    cs = load_config(root / "customer-service" / "project.yaml")
+    assert (cs.train.recipe, cs.train.sources, cs.finetune.recipe) == ("pretrain", ["corpus"], "sft")
+    it = load_config(root / "image-text" / "project.yaml")
+    assert it.train.recipe == "contrastive" and it.data.example.name == "image-text"
+
+
+def test_run_command_passes_from_and_serves_the_final_model(project, monkeypatch):
+    from typer.testing import CliRunner
+
+    from lmstack import pipeline
+    from lmstack.cli import app
+    from lmstack.serve import server
+
+    seen = {}
+    real = pipeline.run_project
+
+    def recording(cfg, **kw):
+        seen["run"] = {k: kw[k] for k in ("force", "only", "start")}
+        return real(cfg, **kw)
+    monkeypatch.setattr(pipeline, "run_project", recording)
+    monkeypatch.setattr(server, "serve", lambda specs, section, **kw: seen.update(specs=specs, port=section.port))
+    result = CliRunner().invoke(app, ["run", str(project), "--serve", "-o", "serve.port=8123"])
+    assert result.exit_code == 0, result.output
+    assert seen["run"] == {"force": False, "only": None, "start": None}
+    [spec] = seen["specs"]
+    assert (spec.name, seen["port"]) == ("tiny", 8123) and spec.path.endswith("tiny/train/model")
+    assert "report/index.html" in result.output.replace("\n", "")
+
+    result = CliRunner().invoke(app, ["run", str(project), "--from", "eval"])
+    assert result.exit_code == 0, result.output
+    assert seen["run"] == {"force": False, "only": None, "start": "eval"}

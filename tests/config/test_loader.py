@@ -115,7 +115,8 @@ def test_bad_override_syntax(item):
 
 def test_schema_describes_every_field():
     schema = config_schema()
-    assert set(schema["properties"]) == {"project", "plan", "data", "model", "train", "eval", "serve"}
+    assert set(schema["properties"]) == {"project", "plan", "data", "model", "train", "finetune", "eval", "bench",
+                                         "serve"}
     for name, definition in schema["$defs"].items():
         for field, spec in definition.get("properties", {}).items():
             assert spec.get("description"), f"{name}.{field} has no description"

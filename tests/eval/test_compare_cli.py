@@ -30,7 +30,7 @@ class TableRunner:
     def describe(self):
         return {"kind": "fake", "path": self.name}
 
-    def generate(self, prompts, params: GenerationParams):
+    def generate(self, prompts, params: GenerationParams, on_answers=None):
         return [f"the answer to question number {p[1:]} is here" if int(p[1:]) in self.right else "<b>no</b> idea" for p in prompts]
 
 

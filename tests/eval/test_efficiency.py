@@ -28,7 +28,7 @@ class TableRunner:
     def describe(self):
         return {"kind": "fake", "path": self.name}
 
-    def generate(self, prompts, params: GenerationParams):
+    def generate(self, prompts, params: GenerationParams, on_answers=None):
         return [f"answer {p[1:]}" if int(p[1:]) < self.right else "?" for p in prompts]
 
 

@@ -96,6 +96,22 @@ def test_concurrent_requests_with_retries_and_a_bound(server):
     assert chat == ["HI"]
 
 
+def test_each_answer_is_reported_as_it_arrives(server):
+    url, state = server
+    runner = EndpointRunner(url, concurrency=2)
+    sent_at_first_answer = []
+
+    def on_answers(n):
+        if not sent_at_first_answer:
+            sent_at_first_answer.append(state["requests"])
+        calls.append(n)
+
+    calls: list[int] = []
+    answers = runner.generate([f"q{i}" for i in range(8)], GenerationParams(), on_answers=on_answers)
+    assert answers == [f"Q{i}" for i in range(8)] and calls == [1] * 8
+    assert sent_at_first_answer[0] <= 3  # progress moved while most requests were still to be sent
+
+
 def test_an_endpoint_that_keeps_failing_is_a_user_error(server):
     url, state = server
     runner = EndpointRunner(url, retries=1, backoff_s=0.01)

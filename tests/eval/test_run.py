@@ -55,7 +55,7 @@ class EchoRunner:
     def describe(self):
         return {"kind": "fake", "path": self.name}
 
-    def generate(self, prompts, params: GenerationParams):
+    def generate(self, prompts, params: GenerationParams, on_answers=None):
         if self.crash_after is not None and len(self.seen) >= self.crash_after * self.batch_size:
             raise KeyboardInterrupt
         self.seen += prompts

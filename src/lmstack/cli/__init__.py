@@ -21,6 +21,7 @@ from lmstack.cli import (
     export_cmd,
     generate_cmd,
     models_cmd,
+    plan_cmd,
     run_cmd,
     serve_cmd,
     tokenizer_cmd,
@@ -56,6 +57,7 @@ def _root(
 
 app.command("env")(env_cmd.env)
 app.command("generate")(generate_cmd.generate)
+app.command("plan")(plan_cmd.plan)
 app.command("run")(run_cmd.run)
 app.command("train")(train_cmd.train)
 app.command("export")(export_cmd.export)

@@ -35,19 +35,20 @@ def run(
     dtype: str = typer.Option("auto", "--dtype", help="Local model: auto | float32 | bfloat16 | float16."),
     restart: bool = typer.Option(False, "--restart", help="Discard saved per-example results instead of resuming."),
     confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999, help="Coverage of the score intervals."),
-    bench: Path = typer.Option(None, "--bench", help="bench.json from `lmstack bench serve` of this model: its QPS and "
-                                                     "latencies are stored beside the quality scores."),
+    bench: list[str] = typer.Option([], "--bench", help="bench.json from `lmstack bench serve` of this model, a folder "
+                                                        "of them or a glob (repeatable; a file per load shape): its "
+                                                        "QPS and latencies are stored beside the quality scores."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder where relative dataset paths are looked up first "
                                                            "(then beside the tasks file)."),
 ) -> None:
     """Run every task against one model; an interrupted run resumes where it stopped."""
     from rich.console import Console
 
-    from lmstack.eval.efficiency import efficiency_rows, load_bench
+    from lmstack.eval.efficiency import load_efficiency
     from lmstack.eval.run import evaluate
     from lmstack.eval.runners import open_runner
 
-    efficiency = load_bench(bench) if bench else None  # a bad file fails before any model call
+    efficiency = load_efficiency(bench)  # a bad file fails before any model call
     runner = open_runner(model, batch_size=batch_size, tokenizer=str(tokenizer) if tokenizer else None, device=device,
                          dtype=dtype, served_model=served_model, concurrency=concurrency, retries=retries)
     out_dir = out or default_out_dir(tasks, model)
@@ -58,25 +59,58 @@ def run(
         scores = ", ".join(f"{k} {v:.4g} [{m['intervals'][k][0]:.4g}, {m['intervals'][k][1]:.4g}]"
                            for m in result["metrics"].values() for k, v in m["scores"].items())
         console.print(f"[bold]{name}[/bold] ({result['dataset']['examples']} examples): {scores}")
-    if efficiency:
-        for label, (cell,) in efficiency_rows([efficiency]):
-            console.print(f"[bold]{label}[/bold]: {cell}")
+    _print_efficiency(console, [efficiency], ["this model"])
     console.print(f"results: {out_dir / 'results.json'}")
+
+
+def _print_efficiency(console, benches: list, labels: list[str]) -> None:
+    """One model with one load shape: a line per figure; several models with one each: side by side;
+    else a table per model with a row per load shape."""
+    from rich.table import Table
+
+    from lmstack.eval.efficiency import bench_entries, efficiency_rows, load_shape_table
+
+    entries = [bench_entries(b) for b in benches]
+    if not any(entries):
+        return
+    if len(entries) == 1 and len(entries[0]) == 1:
+        for label, (cell,) in efficiency_rows(entries[0]):
+            console.print(f"[bold]{label}[/bold]: {cell}")
+    elif all(len(e) <= 1 for e in entries):
+        table = Table(title="serving efficiency (lmstack bench serve)")
+        table.add_column("")
+        for label in labels:
+            table.add_column(label, justify="right")
+        for label, cells in efficiency_rows([e[0] if e else None for e in entries]):
+            table.add_row(label, *cells)
+        console.print(table)
+    else:
+        for label, model_entries in zip(labels, entries):
+            if not model_entries:
+                continue
+            header, rows = load_shape_table(model_entries)
+            table = Table(title=f"serving efficiency of {label} by load shape (lmstack bench serve)")
+            for i, name in enumerate(header):
+                table.add_column(name, justify="left" if i == 0 else "right")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
 
 
 def _records_with_benches(results: list[Path], bench: list[str]) -> list[dict]:
     """The records, with each `--bench NAME=bench.json` attached (replacing one stored by `eval run --bench`)."""
     from lmstack.eval.compare import load_record, model_label
-    from lmstack.eval.efficiency import load_bench, parse_bench_options
+    from lmstack.eval.efficiency import load_efficiency, parse_bench_options
 
     records = [load_record(p) for p in results]
-    for i, path in parse_bench_options(bench, [model_label(r) for r in records]).items():
-        records[i]["efficiency"] = load_bench(path)
+    for i, paths in parse_bench_options(bench, [model_label(r) for r in records]).items():
+        records[i]["efficiency"] = load_efficiency(paths)
     return records
 
 
 _BENCH_HELP = ("NAME=bench.json: attach a `lmstack bench serve` result to a model; NAME is its position (0 = first "
-               "results file) or its label (repeatable).")
+               "results file) or its label; the path may be a folder of bench.json files or a glob. Repeat NAME for "
+               "several load shapes of one model.")
 
 
 @app.command("compare")
@@ -92,7 +126,6 @@ def compare_cmd(
     from rich.table import Table
 
     from lmstack.eval.compare import compare, model_label
-    from lmstack.eval.efficiency import efficiency_rows
 
     records = _records_with_benches(results, bench)
     rows = compare(records, resamples=resamples, confidence=confidence)
@@ -113,15 +146,8 @@ def compare_cmd(
         table.add_row(row.task, row.score, *cells)
     console = Console()
     console.print(table)
-    benches = [r.get("efficiency") for r in records]
-    if any(benches):
-        eff = Table(title="serving efficiency (lmstack bench serve)")
-        eff.add_column("")
-        for i, record in enumerate(records):
-            eff.add_column(f"[{i}] {model_label(record)}", justify="right")
-        for label, cells in efficiency_rows(benches):
-            eff.add_row(label, *cells)
-        console.print(eff)
+    _print_efficiency(console, [r.get("efficiency") for r in records],
+                      [f"[{i}] {model_label(r)}" for i, r in enumerate(records)])
 
 
 @app.command("report")
@@ -133,7 +159,8 @@ def report(
     bench: list[str] = typer.Option([], "--bench", help=_BENCH_HELP),
 ) -> None:
     """One HTML page: a bar chart per score and model, differences with intervals, worst examples,
-    and an efficiency table with TTFT / E2E latency CDFs for models with a bench result."""
+    and the serving efficiency of models with bench results: TTFT / E2E latency CDFs, and with several
+    load shapes a row per load shape and throughput against latency."""
     from lmstack.eval.report import write_report
 
     path = write_report(_records_with_benches(results, bench), out, paths=[str(p) for p in results], worst=worst,
@@ -147,7 +174,9 @@ def models_cmd(
     model: list[str] = typer.Option(..., "--model", "-m", help="NAME=folder or NAME=URL (repeatable); the first is "
                                                                "the baseline."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for <NAME>/results.json, report.html, summary.json."),
-    bench: list[str] = typer.Option([], "--bench", help="NAME=bench.json from `lmstack bench serve` (repeatable)."),
+    bench: list[str] = typer.Option([], "--bench", help="NAME=bench.json from `lmstack bench serve`, or a folder of "
+                                                        "them or a glob (repeatable; repeat NAME for several load "
+                                                        "shapes)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Local models: prompts generated at once."),
     device: str = typer.Option("auto", "--device", help="Local models: auto | cpu | cuda | mps."),
     resamples: int = typer.Option(1000, "--resamples", min=10, help="Bootstrap resamples for the intervals."),
@@ -155,7 +184,13 @@ def models_cmd(
     """Evaluate several models on the same tasks; one HTML report and a summary of the differences."""
     from lmstack.eval.multi import evaluate_models
 
-    summary = evaluate_models(tasks, _pairs(model, "--model"), out, benches=_pairs(bench, "--bench"),
+    benches: dict[str, list[str]] = {}
+    for option in bench:
+        name, sep, value = option.partition("=")
+        if not sep or not name or not value:
+            raise UserError(f"--bench {option!r} is not NAME=bench.json", hint="e.g. --bench tuned=bench/c8/bench.json")
+        benches.setdefault(name, []).append(value)
+    summary = evaluate_models(tasks, _pairs(model, "--model"), out, benches=benches,
                               batch_size=batch_size, device=device, resamples=resamples)
     for task, scores in summary["tasks"].items():
         for score, entry in scores.items():

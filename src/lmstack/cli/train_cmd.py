@@ -34,10 +34,10 @@ def train(
                                           "-o train.nproc=N. Several machines: set NNODES, NODE_RANK, MASTER_ADDR "
                                           "and MASTER_PORT on each."),
 ) -> None:
-    """Prepare the data and tokenizer if needed, then train with the project's `train.recipe`."""
+    """Prepare the data and tokenizer if needed, then train with `train.recipe` (and `finetune.recipe` after it)."""
     from lmstack.config import load_config
     from lmstack.errors import UserError
-    from lmstack.pipeline import STAGES, run_project
+    from lmstack.pipeline import run_project
 
     cfg = load_config(project, [*override, *([f"train.nproc={nproc}"] if nproc else [])])
     console = Console(stderr=True)
@@ -45,8 +45,11 @@ def train(
         raise UserError(f"an interrupted training run left checkpoints in {found}",
                         hint="pass --resume to continue it, or --force to start over (deletes them)")
     done = {}
-    for stage in STAGES[: STAGES.index("train") + 1]:
+    for stage in ("data", "tokenizer", "train", *(("finetune",) if cfg.finetune is not None else ())):
         done |= run_project(cfg, force=force, only=stage, console=console)
-    metrics = done["train"].manifest["metrics"]
-    shown = ", ".join(f"{k} {metrics[k]}" for k in ("steps", "train_loss", "val_loss", "tokens_per_s") if k in metrics)
-    console.print(f"train ({cfg.train.recipe}): {shown}\nmodel: {done['train'].output('model')}")
+    for stage, section in (("train", cfg.train), ("finetune", cfg.finetune)):
+        if stage in done:
+            metrics = done[stage].manifest["metrics"]
+            shown = ", ".join(f"{k} {metrics[k]}" for k in ("steps", "train_loss", "val_loss", "tokens_per_s")
+                              if k in metrics)
+            console.print(f"{stage} ({section.recipe}): {shown}\nmodel: {done[stage].output('model')}")

@@ -19,6 +19,8 @@ from pydantic import Field, field_validator, model_validator
 from lmstack.config.base import Language, Section
 from lmstack.data.config import DataSection
 from lmstack.eval.config import EvalSection
+from lmstack.plan.config import PlanSection
+from lmstack.serve.bench_config import BenchSection
 from lmstack.serve.config import ServeSection
 from lmstack.train.config import TrainSection
 
@@ -32,20 +34,6 @@ class ProjectSection(Section):
     run_dir: Path = Field(Path("runs"), description="Where runs are written, relative to the working directory.")
     seed: int = Field(0, ge=0, description="Seed for everything random in the run: data splits, init, sampling.")
     languages: list[Language] = Field(["zh", "en"], min_length=1, description="Languages the project serves.")
-
-
-class PlanSection(Section):
-    """Scenario inputs for step one (scenario fit and model selection)."""
-
-    task: Literal["qa", "dialogue", "summarisation", "classification", "extraction", "code", "image_text_retrieval"] = Field(
-        "qa", description="What the model does for users."
-    )
-    peak_qps: float | None = Field(None, ge=0, description="Peak requests per second the service must carry.")
-    ttft_ms: float | None = Field(None, gt=0, description="Target time to first token, milliseconds.")
-    tpot_ms: float | None = Field(None, gt=0, description="Target time per output token, milliseconds.")
-    domain: Literal["general", "mixed", "specialised"] = Field(
-        "general", description="How far the domain is from general text: decides general model vs domain fine-tune."
-    )
 
 
 class TokenizerSection(Section):
@@ -110,7 +98,12 @@ class ProjectConfig(Section):
     data: DataSection = Field(default_factory=DataSection, description="Step 2: data sources.")
     model: ModelSection = Field(default_factory=ModelSection, description="Step 3: the model and tokenizer.")
     train: TrainSection = Field(default_factory=TrainSection, description="Step 3: the training recipe.")
+    finetune: TrainSection | None = Field(
+        None, description="Step 3, second phase (usually recipe sft): continues from the train stage's model; "
+                          "eval then compares the two, untuned against fine-tuned."
+    )
     eval: EvalSection = Field(default_factory=EvalSection, description="Step 4: evaluation.")
+    bench: BenchSection = Field(default_factory=BenchSection, description="Step 4: the served model under load.")
     serve: ServeSection = Field(default_factory=ServeSection, description="Step 5: the OpenAI-compatible server.")
 
     @property

@@ -11,9 +11,12 @@ from lmstack.config.base import Section
 
 
 class ExampleData(Section):
-    name: Literal["customer-service"] = Field(description="Which built-in example data set to generate.")
+    name: Literal["customer-service", "image-text"] = Field(
+        description="Which built-in example data set to generate: customer-service (bilingual bank questions, "
+                    "answers and a domain corpus) or image-text (synthetic captioned images)."
+    )
     seed: int = Field(0, ge=0, description="Generator seed: the same seed gives byte-identical files.")
-    scale: float = Field(1.0, gt=0, le=20, description="Multiplies the number of questions and corpus paragraphs.")
+    scale: float = Field(1.0, gt=0, le=20, description="Multiplies the number of rows (questions and paragraphs, or image-caption pairs).")
 
 
 class DataSection(Section):

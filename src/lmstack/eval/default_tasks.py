@@ -42,8 +42,10 @@ def _first_row(path: Path) -> dict:
 
 
 def default_tasks(test_files: list[Path], metrics: list[str], languages: list[str], *, max_new_tokens: int,
-                  max_length: int, stride: int) -> dict[str, Any]:
-    """A tasks document (the YAML schema of `lmstack eval run`) for `metrics` on `test_files`."""
+                  max_length: int, stride: int, chat_template: bool = False) -> dict[str, Any]:
+    """A tasks document (the YAML schema of `lmstack eval run`) for `metrics` on `test_files`.
+
+    `chat_template` asks questions as a user message in the model's chat template (for SFT models)."""
     unsupported = sorted(set(metrics) - GENERATION_METRICS - {"perplexity"})
     if unsupported:
         raise UserError(f"eval.metrics {unsupported} need labels or rubrics the test split does not name",
@@ -68,6 +70,7 @@ def default_tasks(test_files: list[Path], metrics: list[str], languages: list[st
                     raise UserError(f"{path}: eval.metrics {generation} need question/answer rows",
                                     hint="write an eval.tasks file that names the prompt and reference fields")
                 tasks.append({"name": f"{stem}-answers", "kind": "generate", "dataset": dataset,
-                              "prompt": "{{ question }}\n", "reference": "answer", "metrics": generation,
-                              "generation": {"max_new_tokens": max_new_tokens}, "language": lang})
+                              "prompt": "{{ question }}" if chat_template else "{{ question }}\n", "reference": "answer", "metrics": generation,
+                              "generation": {"max_new_tokens": max_new_tokens}, "language": lang,
+                              "chat_template": chat_template})
     return {"tasks": tasks}

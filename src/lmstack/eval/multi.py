@@ -17,14 +17,14 @@ from __future__ import annotations
 import gc
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lmstack.atomic import write_json
 from lmstack.errors import UserError
 from lmstack.eval.compare import compare
-from lmstack.eval.efficiency import load_bench
+from lmstack.eval.efficiency import bench_entries, load_efficiency
 from lmstack.eval.report import write_report
 from lmstack.eval.run import evaluate
 from lmstack.eval.runners import open_runner
@@ -33,18 +33,20 @@ _NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")  # becomes a folder name
 
 
 def evaluate_models(tasks_path: str | os.PathLike, models: Mapping[str, str | os.PathLike],
-                    out_dir: str | os.PathLike, *, benches: Mapping[str, str | os.PathLike] | None = None,
+                    out_dir: str | os.PathLike, *,
+                    benches: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]] | None = None,
                     tokenizer: str | os.PathLike | None = None, batch_size: int = 8, device: str = "auto",
                     dtype: str = "auto", concurrency: int = 8, retries: int = 3, confidence: float = 0.95,
                     resamples: int = 1000, restart: bool = False, show_progress: bool = True,
                     data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate each model (a folder or an OpenAI-compatible URL) on the tasks; report and summarise.
 
-    `benches` attaches `lmstack bench serve` results by model name; `tokenizer` is used for local
-    checkpoints saved without one; `data_dir`, when given, is where relative dataset paths are looked
-    up first (see `evaluate`). Returns (and writes as summary.json)
+    `benches` attaches `lmstack bench serve` results by model name: a bench.json, a folder of them,
+    a glob, or a list of those (a file per load shape; see `lmstack.eval.efficiency`). `tokenizer` is
+    used for local checkpoints saved without one; `data_dir`, when given, is where relative dataset
+    paths are looked up first (see `evaluate`). Returns (and writes as summary.json)
     `{"baseline", "report", "results": {name: path}, "tasks": {task: {score: {"scores": {name: value},
-    "differences": {name: {"value", "interval"}}}}}, "efficiency": {name: {...}}}`.
+    "differences": {name: {"value", "interval"}}}}}, "efficiency": {name: {...} or [{...}, …]}}`.
     """
     if not models:
         raise UserError("evaluate_models needs at least one model")
@@ -54,7 +56,8 @@ def evaluate_models(tasks_path: str | os.PathLike, models: Mapping[str, str | os
     unknown = sorted(set(benches or {}) - set(models))
     if unknown:
         raise UserError(f"benches given for unknown models {unknown}", hint=f"models: {', '.join(models)}")
-    efficiency = {name: load_bench(path) for name, path in (benches or {}).items()}  # fail before any model call
+    efficiency = {name: load_efficiency([specs] if isinstance(specs, (str, os.PathLike)) else specs)
+                  for name, specs in (benches or {}).items()}  # fail before any model call
     out_dir = Path(out_dir)
     records, paths = [], {}
     for name, model in models.items():
@@ -69,7 +72,8 @@ def evaluate_models(tasks_path: str | os.PathLike, models: Mapping[str, str | os
     report = write_report(records, out_dir / "report.html", paths=list(paths.values()), resamples=resamples,
                           confidence=confidence)
     summary: dict[str, Any] = {"baseline": names[0], "report": str(report), "results": paths, "confidence": confidence,
-                               "tasks": {}, "efficiency": {n: _efficiency_summary(e) for n, e in efficiency.items()}}
+                               "tasks": {},
+                               "efficiency": {n: _efficiency_summary(e) for n, e in efficiency.items() if e}}
     if len(records) > 1:
         for row in compare(records, resamples=resamples, confidence=confidence):
             summary["tasks"].setdefault(row.task, {})[row.score] = {
@@ -85,6 +89,7 @@ def evaluate_models(tasks_path: str | os.PathLike, models: Mapping[str, str | os
     return summary
 
 
-def _efficiency_summary(entry: dict[str, Any]) -> dict[str, Any]:
-    """The record's efficiency entry without the per-request latencies."""
-    return {k: v for k, v in entry.items() if k != "latencies_ms"}
+def _efficiency_summary(efficiency: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    """The record's efficiency entry (or entries, one per load shape) without the per-request latencies."""
+    summaries = [{k: v for k, v in e.items() if k != "latencies_ms"} for e in bench_entries(efficiency)]
+    return summaries[0] if isinstance(efficiency, dict) else summaries

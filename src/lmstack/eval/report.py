@@ -1,5 +1,7 @@
 """An HTML report of one or more eval runs: score bars per model, differences, worst examples, and
-the serving efficiency (table and TTFT / E2E latency CDFs) of models whose record carries a bench.
+the serving efficiency of models whose record carries bench results: side by side (table and TTFT /
+E2E latency CDFs) when each model has one load shape, else a section per model with a row per load
+shape, CDFs by load shape and throughput against latency (`lmstack.eval.efficiency_html`).
 
 One self-contained file (plots embedded as PNG data), so it can be mailed or attached to a
 ticket. Model outputs are escaped: a prediction that contains HTML is shown, never run.
@@ -9,8 +11,6 @@ ticket. Model outputs are escaped: a prediction that contains HTML is shown, nev
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import math
 import os
@@ -22,7 +22,8 @@ from jinja2 import Environment
 
 from lmstack.atomic import write_text
 from lmstack.eval.compare import compare, model_label
-from lmstack.eval.efficiency import efficiency_rows
+from lmstack.eval.efficiency import bench_entries, efficiency_rows
+from lmstack.eval.efficiency_html import render_efficiency_html
 
 # Per-example statistic used to rank examples from worst to best, by metric: (index in the
 # statistic or None for a scalar, True when higher is better).
@@ -50,6 +51,10 @@ td.text{max-width:30em;white-space:pre-wrap}.plots img{max-width:24em;margin:.3e
 </table>
 <p class="small">Latencies depend on the load: compare models only at the same load shape.</p>
 <div class="plots">{% for png in latency_plots %}<img alt="latency CDF" src="data:image/png;base64,{{ png }}">{% endfor %}</div>
+{% endif %}
+{% if load_sections %}
+<h2>Efficiency across load shapes <span class="small">(lmstack bench serve)</span></h2>
+{% for section in load_sections %}{{ section|safe }}{% endfor %}
 {% endif %}
 {% for task in tasks %}
 <h2>{{ task.name }} <span class="small">({{ task.kind }}, {{ task.language }}, {{ task.examples }} examples)</span></h2>
@@ -80,10 +85,7 @@ def _fmt(x: float | None) -> str:
 
 def _bar_chart(score: str, labels: list[str], values: list[float | None], intervals: list[Any]) -> str:
     """A bar per model with its interval as an error bar, as base64 PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from lmstack.report.plots import plt, png_base64  # plots selects the display-free backend
 
     xs = [i for i, v in enumerate(values) if v is not None]
     heights = [values[i] for i in xs]
@@ -93,33 +95,32 @@ def _bar_chart(score: str, labels: list[str], values: list[float | None], interv
     ax.bar([labels[i] for i in xs], heights, yerr=[low, high], capsize=4, color="#4c78a8")
     ax.set_title(score)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return png_base64(fig)
 
 
-def _latency_cdf(title: str, labels: list[str], series: list[list[float] | None]) -> str:
-    """Empirical CDF of one latency, a step line per model that has it, as base64 PNG."""
-    import matplotlib
+def _quality(record: dict[str, Any]) -> dict[str, float]:
+    """{"task score": value} of a record, to show beside its serving figures."""
+    return {f"{task} {name}": value for task, result in record["tasks"].items()
+            for metric in result["metrics"].values() for name, value in metric["scores"].items()}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.8, 3.2), dpi=100)
-    for label, xs in zip(labels, series):
-        if xs:
-            ax.step(xs, [(i + 1) / len(xs) for i in range(len(xs))], where="post", label=label)
-    ax.set(xlabel="latency (ms)", ylabel="share of requests", title=title, ylim=(0, 1.02))
-    ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+def _efficiency(records: Sequence[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+    """Template fields: the side-by-side table and CDFs when no model has more than one load shape,
+    else a fragment per model with bench results."""
+    from lmstack.report.plots import cdf_base64
+
+    entries = [bench_entries(r.get("efficiency")) for r in records]
+    if not any(entries):
+        return {"efficiency": None, "latency_plots": [], "load_sections": []}
+    if all(len(e) <= 1 for e in entries):
+        benches = [e[0] if e else None for e in entries]
+        plots = [cdf_base64({label: (b or {}).get("latencies_ms", {}).get(key) or []
+                             for label, b in zip(labels, benches)}, title=f"{name} CDF")
+                 for key, name in (("ttft", "TTFT"), ("e2el", "E2E latency"))]
+        return {"efficiency": efficiency_rows(benches), "latency_plots": plots, "load_sections": []}
+    sections = [render_efficiency_html(e, title=f"[{i}] {model_label(r)}", quality=_quality(r))
+                for i, (r, e) in enumerate(zip(records, entries)) if e]
+    return {"efficiency": None, "latency_plots": [], "load_sections": sections}
 
 
 def _worst(record: dict[str, Any], task: dict[str, Any], index: int, n: int) -> dict[str, Any] | None:
@@ -175,13 +176,9 @@ def write_report(records: Sequence[dict[str, Any]], out_html: str | os.PathLike,
         tasks.append({"name": task_name, "kind": task["kind"], "language": task["language"],
                       "examples": task["dataset"]["examples"], "prompt": task["prompt_template"],
                       "chat": task["chat_template"], "rows": table, "plots": plots, "worst": worst_tables})
-    benches = [r.get("efficiency") for r in records]
-    latency_plots = [_latency_cdf(f"{name} CDF", labels, [(b or {}).get("latencies_ms", {}).get(key) for b in benches])
-                     for key, name in (("ttft", "TTFT"), ("e2el", "E2E latency"))] if any(benches) else []
     models = [{"label": model_label(r), "created": r.get("created", ""), "path": paths[i] if i < len(paths) else ""}
               for i, r in enumerate(records)]
     html = Environment(autoescape=True).from_string(_TEMPLATE).render(
-        models=models, tasks=tasks, confidence=f"{confidence:.0%}",
-        efficiency=efficiency_rows(benches) if any(benches) else None, latency_plots=latency_plots)
+        models=models, tasks=tasks, confidence=f"{confidence:.0%}", **_efficiency(records, labels))
     write_text(out_html, html)
     return Path(out_html)

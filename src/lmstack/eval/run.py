@@ -95,11 +95,19 @@ def _run_examples(task: Task, runner: ModelRunner, examples: list[tuple[str, dic
     if task.kind == "generate":
         prompts = {ex_id: _prompt(task, row, ex_id) for ex_id, row in examples}
         references = {ex_id: field(row, task.reference or "", ex_id, task.name) for ex_id, row in examples}
+        reported = 0
+
+        def on_answers(n: int) -> None:  # an endpoint reports each answer as it arrives: rate and ETA move
+            nonlocal reported
+            reported += n
+            progress.advance(bar, n)
+
         for chunk in _chunks(pending, runner.batch_size):
-            answers = runner.generate([prompts[i] for i in chunk], task.generation)
+            reported = 0
+            answers = runner.generate([prompts[i] for i in chunk], task.generation, on_answers=on_answers)
             for ex_id, answer in zip(chunk, answers):
                 partial.append(ex_id, {"prompt": prompts[ex_id], "prediction": answer, "reference": references[ex_id]})
-            progress.advance(bar, len(chunk))
+            progress.advance(bar, len(chunk) - reported)  # what a runner did not report
     elif task.kind == "perplexity":
         from lmstack.eval.perplexity import text_stats
 
@@ -171,14 +179,14 @@ def _metrics(task: Task, examples: list[tuple[str, dict[str, Any]]], done: dict[
 
 def evaluate(tasks_path: str | os.PathLike, runner: ModelRunner, out_dir: str | os.PathLike, *,
              only: Sequence[str] = (), restart: bool = False, confidence: float = 0.95,
-             show_progress: bool = True, efficiency: dict[str, Any] | None = None,
+             show_progress: bool = True, efficiency: dict[str, Any] | list[dict[str, Any]] | None = None,
              data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Run the tasks (or those named in `only`) against `runner`; write and return the results record.
 
     Each score gets a bootstrap interval over the examples at `confidence`. `efficiency`, from
-    `lmstack.eval.efficiency.load_bench`, is stored as the record's serving figures. A relative
-    dataset path is looked up first in `data_dir` when given (a project's data stage folder), then
-    beside the task file.
+    `lmstack.eval.efficiency.load_efficiency` (one entry, or one per load shape), is stored as the
+    record's serving figures. A relative dataset path is looked up first in `data_dir` when given
+    (a project's data stage folder), then beside the task file.
     """
     task_file, task_dir = load_tasks(tasks_path)
     tasks = [t for t in task_file.tasks if not only or t.name in only]

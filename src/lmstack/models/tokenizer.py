@@ -34,6 +34,24 @@ PAD_TOKEN = "<|pad|>"
 CHAT_TOKENS = ("<|im_start|>", "<|im_end|>")
 SPECIAL_TOKENS = (EOS_TOKEN, PAD_TOKEN, *CHAT_TOKENS)
 
+# Tokens that end an assistant turn in the common chat formats (ChatML, Llama 3, Phi).
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>")
+
+
+def end_of_turn_ids(tokenizer) -> list[int]:
+    """Ids that end a generated answer: eos, plus the end-of-turn tokens the chat template writes.
+
+    A chat checkpoint lists these as `generation_config.eos_token_id`, so every engine that reads
+    it (HF `generate`, the eval runners, vLLM) stops where the assistant's turn ends.
+    """
+    vocab = tokenizer.get_vocab()
+    template = getattr(tokenizer, "chat_template", None) or ""
+    ids = [vocab[t] for t in END_OF_TURN_TOKENS if t in vocab and t in template]
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
 # Qwen2's split rule. Digits are split one by one (as Llama and Qwen do), so every number is spelt
 # with the same ten tokens and arithmetic sees aligned digits; a run of letters, including a run of
 # Chinese characters, stays one piece, so BPE can learn frequent words as single tokens. A

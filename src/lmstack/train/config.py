@@ -47,6 +47,11 @@ class TrainSection(Section):
         0.02, ge=0, lt=0.5,
         description="Share of the training rows (pretrain: packed sequences) held out when data.validation is empty.",
     )
+    sources: list[Literal["corpus", "train"]] = Field(
+        ["corpus", "train"], min_length=1,
+        description="pretrain/moe: the data roles packed into training text (corpus: unlabelled domain text; "
+                    "train: the labelled rows, as question+answer or chat text).",
+    )
     sample_prompts: list[str] = Field([], description="Prompts completed greedily after training, as a quick look.")
     sample_max_new_tokens: int = Field(48, ge=1, le=4096, description="Tokens generated per sample prompt.")
     method: Literal["full", "lora", "qlora"] = Field(

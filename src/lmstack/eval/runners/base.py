@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from lmstack.eval.tasks import GenerationParams
@@ -22,8 +22,10 @@ class ModelRunner(Protocol):
         """What identifies the model in a results record (path or URL, chat template, versions)."""
         ...
 
-    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str]:
-        """One answer per prompt, in order."""
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams,
+                 on_answers: Callable[[int], None] | None = None) -> list[str]:
+        """One answer per prompt, in order; `on_answers(n)` is called as each n answers are done
+        (for progress bars), n summing to len(prompts)."""
         ...
 
 

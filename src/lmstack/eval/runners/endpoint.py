@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -80,6 +80,13 @@ class EndpointRunner:
             text = response.choices[0].message.content or ""
         return cut_at_stop(text, params.stop)
 
-    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str]:
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams,
+                 on_answers: Callable[[int], None] | None = None) -> list[str]:
+        def one(prompt: Prompt) -> str:
+            answer = self._one(prompt, params)
+            if on_answers:
+                on_answers(1)
+            return answer
+
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda p: self._one(p, params), prompts))
+            return list(pool.map(one, prompts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -12,13 +12,27 @@ import torch
 from lmstack.errors import UserError
 from lmstack.eval.runners.base import Prompt, cut_at_stop
 from lmstack.eval.tasks import GenerationParams
+from lmstack.models.tokenizer import END_OF_TURN_TOKENS
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """The generation config's eos ids, the tokenizer's eos, and the end-of-turn tokens of the common
+    chat formats found in the vocabulary. A checkpoint saved without its chat's end token in
+    `generation_config.eos_token_id` would otherwise run past the end of its answer."""
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    ids = set(configured if isinstance(configured, list) else [configured])
+    ids.add(tokenizer.eos_token_id)
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
+    return sorted(i for i in ids if i is not None)
 
 
 class LocalRunner:
     """Generates with `model.generate` over batches of prompts padded on the left.
 
     Left padding keeps every prompt's last token at the end of the row, where generation
-    continues; right padding would make short prompts continue after pad tokens.
+    continues; right padding would make short prompts continue after pad tokens. Generation stops
+    at the ids `lmstack serve` stops at (`stop_token_ids`), so greedy answers match the server's.
     """
 
     def __init__(self, model, tokenizer, *, name: str, batch_size: int = 8):
@@ -28,6 +42,7 @@ class LocalRunner:
             # Batches need a pad token; its value never matters, since the attention mask hides it.
             tokenizer.pad_token = tokenizer.eos_token
         self.model, self.tokenizer, self.name, self.batch_size = model, tokenizer, name, batch_size
+        self.stop_token_ids = stop_token_ids(model, tokenizer)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike, *, tokenizer: str | os.PathLike | None = None, device: str = "auto",
@@ -48,7 +63,8 @@ class LocalRunner:
                 "parameters": weights, "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
                 "device": str(next(self.model.parameters()).device), "chat_template": template,
                 "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest() if template else None,
-                "bos_token": self.tokenizer.bos_token, "vocab_size": len(self.tokenizer)}
+                "bos_token": self.tokenizer.bos_token, "vocab_size": len(self.tokenizer),
+                "stop_token_ids": self.stop_token_ids}
 
     def _text(self, prompt: Prompt) -> str:
         if isinstance(prompt, str):
@@ -59,7 +75,8 @@ class LocalRunner:
         return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str]:
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams,
+                 on_answers: Callable[[int], None] | None = None) -> list[str]:
         texts = [self._text(p) for p in prompts]
         tok = self.tokenizer
         side = tok.padding_side
@@ -74,6 +91,13 @@ class LocalRunner:
         out = self.model.generate(**enc, max_new_tokens=params.max_new_tokens, do_sample=sampling,
                                   temperature=params.temperature if sampling else None,
                                   top_p=params.top_p if sampling else None, top_k=None,
+                                  eos_token_id=self.stop_token_ids,
                                   pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
-        new = out[:, enc["input_ids"].shape[1]:]  # (B, new tokens)
-        return [cut_at_stop(tok.decode(row, skip_special_tokens=True), params.stop) for row in new]
+        new = out[:, enc["input_ids"].shape[1]:].tolist()  # (B, new tokens)
+        if on_answers:
+            on_answers(len(texts))
+        stops = set(self.stop_token_ids)
+        # The answer ends before its first stop token (and the pads after it), like the server's.
+        ends = [next((i for i, t in enumerate(row) if t in stops), len(row)) for row in new]
+        return [cut_at_stop(tok.decode(row[:end], skip_special_tokens=True), params.stop)
+                for row, end in zip(new, ends)]
