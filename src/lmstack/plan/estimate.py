@@ -62,6 +62,8 @@ class Efficiency:
 # llama-125m; 1 torch thread on a 2-core AMD EPYC with AVX-512 bf16; HF generate with bf16 weights and the
 # pretrain recipe with fp32 weights and bf16 autocast, 1,024 tokens per step), then checked in a separate
 # run: benchmarks/plan/RESULTS.md has both tables. Small models are dominated by the per-layer overheads.
+# At two threads on an idle machine HF generate reached 48% of the bandwidth bound for llama-125m
+# (benchmarks/serve/RESULTS.md): multi-thread CPU plans may be optimistic.
 CPU_EFFICIENCY = Efficiency(decode=0.75, step_overhead_s=0.0, layer_overhead_s=0.3e-3, prefill=0.75,
                             train_mfu=0.5, train_layer_overhead_s=2e-5, measured=True)
 # GPU constants are assumed, not measured by lmstack: decode engines reach about half the bandwidth
