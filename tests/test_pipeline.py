@@ -261,3 +261,27 @@ def test_run_command_passes_from_and_serves_the_final_model(project, monkeypatch
     result = CliRunner().invoke(app, ["run", str(project), "--from", "eval"])
     assert result.exit_code == 0, result.output
     assert seen["run"] == {"force": False, "only": None, "start": "eval"}
+
+
+@pytest.mark.slow
+def test_image_text_example_runs_through_retrieval_eval(tmp_path):
+    """The second example's path on a few pairs: drawn data, caption tokenizer, contrastive training,
+    recall of trained and untrained models on the test pairs, and the report."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "image-text" / "project.yaml"
+    cfg = load_config(example, [f"project.run_dir={tmp_path / 'runs'}", "data.example.scale=0.02",
+                                "train.max_steps=3", "train.batch_size=8", "train.save_every=3",
+                                "plan.hardware.device=L4"])
+    done = run_project(cfg)
+    index = json.loads(done["data"].output("dataset").read_text(encoding="utf-8"))
+    assert index["test"] == ["example/test/captions.jsonl"] and index["corpus"] == []
+    assert len((done["data"].stage_dir / "example/test/captions.jsonl").read_text().splitlines()) == 8  # 200 × 0.02 → min 8
+    metrics = done["eval"].manifest["metrics"]
+    assert metrics["test_pairs"] == 8 and set(metrics["scores"]) == {"base", "trained"}
+    for scores in metrics["scores"].values():
+        assert scores["image_to_text_recall@10"] == 1.0  # 8 candidates: the true one is always in the top 10
+        assert 0 <= scores["image_to_text_recall@1"] <= 1
+    assert done["bench"].manifest["metrics"] == {"skipped": "bench.enabled is false"}
+    page = done["report"].output("report").read_text(encoding="utf-8")
+    assert "4 · Evaluation: base against trained" in page and "/v1/embeddings" in page
