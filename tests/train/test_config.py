@@ -28,3 +28,14 @@ def test_lora_settings_nest_and_bad_values_are_refused():
         TrainSection(method="dora")
     with pytest.raises(ValidationError, match="data_format"):
         TrainSection(data_format="csv")
+
+
+def test_compile_is_off_by_default_and_reaches_the_trainer(tmp_path):
+    import torch
+
+    from lmstack.train.fit import training_arguments
+
+    def args(**settings):
+        return training_arguments(TrainSection(**settings), tmp_path, seed=0, device=torch.device("cpu"), bf16=False,
+                                  has_validation=False)
+    assert (args().torch_compile, args(compile=True).torch_compile) == (False, True)

@@ -84,3 +84,48 @@ def test_training_on_the_synthetic_set_retrieves_far_above_chance(tmp_path, tiny
     reloaded = CLIPModel.from_pretrained(tmp_path / "model")
     assert torch.equal(reloaded.logit_scale, model.logit_scale)
     assert CLIPImageProcessorPil.from_pretrained(tmp_path / "model").image_mean == pytest.approx([0.48145466, 0.4578275, 0.40821073])
+
+
+def test_global_batch_loss_in_one_process_is_clips_own(tmp_path, tiny_tokenizer):
+    from lmstack.train.contrastive import GlobalBatchLoss, PairCollator, PairRows
+
+    t = tiny_tokenizer
+    model = build_model("clip-2m", vocab_size=len(t), pad_token_id=t.pad_token_id, bos_token_id=t.bos_token_id,
+                        eos_token_id=t.eos_token_id, seed=0)
+    with torch.no_grad():
+        model.logit_scale.fill_(2.0)  # a scale of e² makes the logits matter
+    rows = PairRows(synthetic_pairs(tmp_path, n=6, seed=0, image_size=model.config.vision_config.image_size), t,
+                    model.config.vision_config.image_size, 32)
+    batch = PairCollator(t.pad_token_id)([rows[i] for i in range(6)])
+    labels = batch.pop("labels")
+    assert labels.tolist() == list(range(6))
+    own = model(**batch, return_loss=True)
+    ours = GlobalBatchLoss(model.logit_scale)(own, labels)
+    torch.testing.assert_close(ours, own.loss, rtol=1e-6, atol=1e-6)
+    assert GlobalBatchLoss(model.logit_scale)(own, labels, num_items_in_batch=12).item() == pytest.approx(own.loss.item() / 2, rel=1e-6)
+
+
+@pytest.mark.slow  # two spawned processes: ~20 s of start-up on 2 shared cores
+def test_two_processes_contrast_against_the_global_batch(tmp_path, tiny_tokenizer, tiny_train):
+    import json
+
+    from lmstack.train.recipes import RECIPES
+
+    t = tiny_tokenizer
+
+    def clip():
+        return build_model("clip-2m", vocab_size=len(t), pad_token_id=t.pad_token_id, bos_token_id=t.bos_token_id,
+                           eos_token_id=t.eos_token_id, seed=0)
+    common = dict(seed=0, device=CPU, bf16=False, max_length=32)
+    settings = dict(max_steps=2, lr=1e-3, schedule="constant", synthetic_pairs=16)
+    one, two = clip(), clip()
+    contrastive(one, t, [], tmp_path / "one", tiny_train(batch_size=8, **settings), **common)
+    RECIPES["contrastive"].train(two, t, [], tmp_path / "two", tiny_train(batch_size=4, nproc=2, **settings), **common)
+
+    losses = [[row["loss"] for row in map(json.loads, (tmp_path / run / "metrics.jsonl").read_text().splitlines())
+               if "loss" in row] for run in ("one", "two")]
+    # Local negatives alone would give ~ln 4 = 1.39 at the start; the global batch of 8 gives ~ln 8 = 2.08.
+    assert losses[0][0] == pytest.approx(2.08, abs=0.1)
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)  # step 2 too: the gradients matched
+    for a, b in zip(one.parameters(), two.parameters(), strict=True):  # Adam turns ~0 gradients' noise into ±lr steps
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-4)

@@ -40,13 +40,37 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, llama, tin
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == ["checkpoint-4"]
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"method": "lora"}, "method lora runs in one process"),
-    ({"distributed": "fsdp"}, "fsdp shards over GPUs"),  # on CPUs accelerate would run DDP under that name
-])
-def test_what_multi_process_training_refuses(settings, message, llama, tiny_tokenizer, tiny_train, tmp_path):
-    with pytest.raises(UserError, match=message):
-        RECIPES["sft"].train(llama(), tiny_tokenizer, [], tmp_path, tiny_train(nproc=2, **settings),
+@pytest.mark.slow  # two spawned processes: ~20 s of start-up on 2 shared cores, 2 steps of training
+def test_lora_on_two_processes_matches_one(tmp_path, llama, tiny_tokenizer, tiny_train, chat_file, write_jsonl):
+    from lmstack.train.sft import sft
+
+    # 8 rows: two global batches of 4, so no rank pads its last batch with repeated rows
+    lines = chat_file.read_text().splitlines()
+    chat = write_jsonl(tmp_path / "chat8.jsonl", lines + lines[:2])
+    lora = {"r": 4, "alpha": 8, "dropout": 0.0}
+    common = dict(seed=0, device=CPU, bf16=False, max_length=64)
+    one, two = llama(), llama()
+    m1 = sft(one, tiny_tokenizer, [chat], tmp_path / "one", tiny_train(method="lora", max_steps=2, batch_size=4,
+                                                                       lora=lora), **common)
+    m2 = RECIPES["sft"].train(two, tiny_tokenizer, [chat], tmp_path / "two",
+                              tiny_train(method="lora", max_steps=2, batch_size=2, nproc=2, lora=lora), **common)
+
+    losses_1, losses_2 = (logged(tmp_path / run / "metrics.jsonl", "loss") for run in ("one", "two"))
+    assert len(losses_2) == 2 and losses_2 == pytest.approx(losses_1, rel=1e-5)
+    assert m2["trainable_parameters"] == m1["trainable_parameters"] < m1["parameters"] / 5
+    adapters_1, adapters_2 = ({k: v for k, v in m.state_dict().items() if "lora_" in k} for m in (one, two))
+    assert adapters_2.keys() == adapters_1.keys() and len(adapters_1) > 0  # the launcher's model holds them
+    assert any(v.abs().sum() > 0 for k, v in adapters_2.items() if "lora_B" in k)  # B starts at zero
+    for k, v in adapters_1.items():
+        torch.testing.assert_close(adapters_2[k], v, rtol=0, atol=1e-5)
+    saved = json.loads((tmp_path / "two" / "model" / "adapter_config.json").read_text())
+    assert saved["base_model_name_or_path"] == str((tmp_path / "two" / "base").resolve())
+
+
+def test_fsdp_on_cpus_is_refused(llama, tiny_tokenizer, tiny_train, tmp_path):
+    # on CPUs accelerate would run DDP under that name
+    with pytest.raises(UserError, match="fsdp shards over GPUs"):
+        RECIPES["sft"].train(llama(), tiny_tokenizer, [], tmp_path, tiny_train(nproc=2, distributed="fsdp"),
                              seed=0, device=CPU, bf16=False, max_length=32)
 
 

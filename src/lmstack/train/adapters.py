@@ -1,6 +1,6 @@
 """LoRA and QLoRA adapters through PEFT, and merging them back into a plain checkpoint.
 
-    >>> model = add_adapters(model, LoraSection(r=8), method="lora", task_type="CAUSAL_LM", base_dir=base)  # doctest: +SKIP
+    >>> model = add_adapters(model, LoraSection(r=8), task_type="CAUSAL_LM", base_dir=base)  # doctest: +SKIP
     >>> merge_adapters("runs/demo/train/model", "runs/demo/merged")                                       # doctest: +SKIP
 
 The adapter folder's `adapter_config.json` names the base model folder, so an adapter alone is
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -38,7 +39,9 @@ def quantized(base_dir: Path, model_class, device: torch.device):
 
     config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                 bnb_4bit_compute_dtype=torch.bfloat16)
-    model = model_class.from_pretrained(base_dir, quantization_config=config, device_map={"": device.index or 0},
+    # under torchrun each process loads onto its own GPU
+    gpu = device.index if device.index is not None else int(os.environ.get("LOCAL_RANK", 0))
+    model = model_class.from_pretrained(base_dir, quantization_config=config, device_map={"": gpu},
                                         use_safetensors=True)
     return prepare_model_for_kbit_training(model)
 
@@ -49,8 +52,12 @@ def linear_module_names(model) -> list[str]:
                    if isinstance(module, torch.nn.Linear) or type(module).__name__.startswith("Linear")})
 
 
-def add_adapters(model, lora: LoraSection, *, task_type: str, base_dir: Path):
-    """`model` wrapped by PEFT with LoRA adapters; only the adapters train, the base is frozen."""
+def add_adapters(model, lora: LoraSection, *, task_type: str, base_dir: Path, seed: int = 0):
+    """`model` wrapped by PEFT with LoRA adapters; only the adapters train, the base is frozen.
+
+    The adapters' random init is drawn from `seed`, so every process of a multi-process run, and a
+    one-process run with the same seed, start from the same adapters.
+    """
     from peft import LoraConfig, get_peft_model
 
     if lora.target_modules != "all-linear":
@@ -64,7 +71,9 @@ def add_adapters(model, lora: LoraSection, *, task_type: str, base_dir: Path):
                         target_modules=lora.target_modules)
     # PEFT writes the model's name_or_path into adapter_config.json as the base to merge into.
     model.name_or_path = str(Path(base_dir).resolve())
-    return get_peft_model(model, config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return get_peft_model(model, config)
 
 
 def merge_adapters(adapter_dir: str | Path, out_dir: str | Path, *, base: str | Path | None = None) -> Path:

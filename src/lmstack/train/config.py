@@ -92,6 +92,11 @@ class TrainSection(Section):
         description="With nproc > 1: ddp (every process holds the whole model; gradients are averaged) or "
                     "fsdp (weights, gradients and optimizer state sharded across the processes; GPUs only).",
     )
+    compile: bool = Field(
+        False,
+        description="Compile the model with torch.compile (inductor) before training: fused element-wise "
+                    "kernels, after a compilation of a minute or more at the start (needs a C++ compiler on CPUs).",
+    )
     mlflow: bool = Field(
         False,
         description="Also log metrics and parameters to MLflow (needs the mlflow package; MLFLOW_TRACKING_URI "

@@ -5,20 +5,32 @@ Run it through a project file; `train.synthetic_pairs` draws a captioned set wit
     lmstack train project.yaml -o train.recipe=contrastive -o model.preset=clip-2m -o train.synthetic_pairs=2000
 
 Setup (pairs from a jsonl of {image, caption} or a folder of images with .txt captions; pixels
-CLIP-normalised; captions end with EOS, where CLIP pools text), loop (HF Trainer on CLIPModel's
-own loss: image and text embeddings L2-normalised, logits = cosine × exp(learnable logit_scale),
-cross-entropy against the diagonal in both directions, averaged — the symmetric InfoNCE of
-Radford et al. 2021), save (model + tokenizer + image processor, so `CLIPModel.from_pretrained`
+CLIP-normalised; captions end with EOS, where CLIP pools text), loop (HF Trainer; image and text
+embeddings L2-normalised, logits = cosine × exp(learnable logit_scale), cross-entropy against the
+matching pair in both directions, averaged — the symmetric InfoNCE of Radford et al. 2021, as
+CLIPModel's own loss computes it), save (model + tokenizer + image processor, so `CLIPModel.from_pretrained`
 and `CLIPProcessor` load it), then zero-shot retrieval on held-out pairs: image→text and
 text→image recall@1/5/10 beside their chance levels.
+
+On several processes (`--nproc N`) every caption is contrasted with the images of all processes,
+and every image with all captions: the embeddings are all-gathered, gradients flowing back to the
+process that made each, so the negatives span the global batch of batch_size × N pairs and the
+loss and gradients equal one process's on that whole batch.
+Load a trained model for embedding with `lmstack.train.clip_embed.load_clip(path)`.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+# the collective torch.distributed.nn.functional.all_gather's deprecation points to; it carries gradients back
+from torch.distributed._functional_collectives import all_gather_single
 from torch.utils.data import Dataset
 from transformers import CLIPImageProcessorPil
 
@@ -49,7 +61,7 @@ class PairRows(Dataset):
 
 
 class PairCollator:
-    """Pads captions (right, with pad), stacks images, and asks CLIPModel for its contrastive loss."""
+    """Pads captions (right, with pad), stacks images; labels are each row's place in the batch (its pair)."""
 
     def __init__(self, pad_token_id: int):
         self.pad = pad_token_id
@@ -61,8 +73,43 @@ class PairCollator:
         for i, r in enumerate(rows):
             ids[i, : len(r["input_ids"])] = torch.tensor(r["input_ids"])
             mask[i, : len(r["input_ids"])] = 1
-        return {"input_ids": ids, "attention_mask": mask, "return_loss": True,
+        return {"input_ids": ids, "attention_mask": mask, "labels": torch.arange(len(rows)),
                 "pixel_values": torch.stack([r["pixel_values"] for r in rows])}  # (B, 3, H, W)
+
+
+class GlobalBatchLoss:
+    """Symmetric InfoNCE over the global batch: this process's images against every process's
+    captions and its captions against every image (Trainer's `compute_loss_func`).
+
+    Returns the sum over this process's rows ÷ `num_items_in_batch` (the rows of all processes, as
+    Trainer counts them), Trainer's contract for losses it then scales to the DDP mean.
+    """
+
+    def __init__(self, logit_scale: torch.nn.Parameter):
+        self.logit_scale = logit_scale
+
+    def __call__(self, outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+        images, texts = outputs.image_embeds, outputs.text_embeds  # (B, D) each, L2-normalised
+        targets = labels  # (B,): row i's pair is column i
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # accelerate gives every process equal batches (even_batches), so rank r's rows sit at r·B
+            targets = labels + dist.get_rank() * images.shape[0]
+            world = dist.group.WORLD
+            all_images, all_texts = all_gather_single(images, 0, world), all_gather_single(texts, 0, world)  # (W·B, D)
+        else:
+            all_images, all_texts = images, texts
+        scale = self.logit_scale.exp()
+        per_row = (F.cross_entropy(scale * images @ all_texts.T, targets, reduction="none")  # image → text
+                   + F.cross_entropy(scale * texts @ all_images.T, targets, reduction="none")) / 2  # text → image
+        if num_items_in_batch is None:
+            return per_row.mean()
+        return per_row.sum() / num_items_in_batch
+
+
+def image_processor(size: int) -> CLIPImageProcessorPil:
+    """The processor saved with the model: it prepares images as `pixels` does for training."""
+    return CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
+                                 image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD))
 
 
 @torch.no_grad()
@@ -132,8 +179,12 @@ def contrastive(model, tokenizer, train_files: list[Path], out_dir: Path, cfg: T
     limit = model.config.text_config.max_position_embeddings
     max_length = min(max_length, limit)  # captions are short; CLIP's text tower has its own, smaller context
     rejects = []
+    # Each process draws the same synthetic set (same seed); a node's first keeps it in the run directory,
+    # the others draw theirs into scratch space rather than replace the folder while it is read.
+    scratch = tempfile.TemporaryDirectory(prefix="lmstack-pairs-") if int(os.environ.get("LOCAL_RANK", 0)) else None
     if cfg.synthetic_pairs:
-        pairs = synthetic_pairs(out_dir / "synthetic", n=cfg.synthetic_pairs, seed=seed, image_size=size)
+        pairs = synthetic_pairs(Path(scratch.name) if scratch else out_dir / "synthetic", n=cfg.synthetic_pairs,
+                                seed=seed, image_size=size)
     else:
         pairs = []
         for path in train_files:
@@ -156,16 +207,17 @@ def contrastive(model, tokenizer, train_files: list[Path], out_dir: Path, cfg: T
                                       "or set train.synthetic_pairs")
     train = PairRows(pairs, tokenizer, size, max_length)
     validation = PairRows(held, tokenizer, size, max_length) if held else None
+    if scratch:
+        scratch.cleanup()
 
     # Held-out recall is measured after training; Trainer's own evaluation has no labels to score.
     trainer, metrics = fit(model, tokenizer, train, None, out_dir, cfg, seed=seed, device=device, bf16=bf16,
-                           resume=resume, collator=PairCollator(tokenizer.pad_token_id))
+                           resume=resume, collator=PairCollator(tokenizer.pad_token_id),
+                           compute_loss=GlobalBatchLoss(model.logit_scale))
     metrics.update(train_pairs=len(pairs), validation_pairs=len(held), rejected_rows=len(rejects),
                    logit_scale=round(model.logit_scale.exp().item(), 3))
     if validation is not None:
         metrics.update(retrieval(model, validation, [p.key for p in held]))
-    processor = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
-                                      image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD))
-    if save_final(trainer, tokenizer, out_dir / "model", processor):
+    if save_final(trainer, tokenizer, out_dir / "model", image_processor(size)):
         plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
     return metrics

@@ -56,6 +56,7 @@ def training_arguments(cfg: TrainSection, out_dir: Path, *, seed: int, device: t
         seed=seed,
         data_seed=seed,
         dataloader_num_workers=0,
+        torch_compile=cfg.compile,
         **distributed,
     )
 
@@ -70,7 +71,7 @@ def trainable_parameters(model) -> int:
 
 
 def prepare_model(model, cfg: TrainSection, *, task_type: str, out_dir: Path, base_dir: Path | None,
-                  tokenizer, device: torch.device):
+                  tokenizer, device: torch.device, seed: int = 0):
     """The model to train for `cfg.method`: itself (full), or a frozen (4-bit for qlora) base with adapters.
 
     Adapters record the folder of their base; a model built in memory is saved to `out_dir/base` first.
@@ -80,23 +81,31 @@ def prepare_model(model, cfg: TrainSection, *, task_type: str, out_dir: Path, ba
     if cfg.method == "qlora":
         require_qlora(device)
     if base_dir is None:
-        base_dir = out_dir / "base"
-        if not (base_dir / "config.json").is_file():
-            with atomic_path(base_dir) as tmp:
-                model.save_pretrained(tmp)
-                tokenizer.save_pretrained(tmp)
+        base_dir = save_base(model, tokenizer, out_dir)
     if cfg.method == "qlora":
         model = quantized(base_dir, type(model), device)
-    return add_adapters(model, cfg.lora, task_type=task_type, base_dir=base_dir)
+    return add_adapters(model, cfg.lora, task_type=task_type, base_dir=base_dir, seed=seed)
+
+
+def save_base(model, tokenizer, out_dir: Path) -> Path:
+    """`out_dir/base`: the model adapters are trained on, saved unless already there (their merge target)."""
+    base_dir = Path(out_dir) / "base"
+    if not (base_dir / "config.json").is_file():
+        with atomic_path(base_dir) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    return base_dir
 
 
 def fit(model, tokenizer, train, validation, out_dir: Path, cfg: TrainSection, *, seed: int,
-        device: torch.device, bf16: bool, resume: bool, collator=None,
+        device: torch.device, bf16: bool, resume: bool, collator=None, compute_loss=None,
         callbacks: Sequence[TrainerCallback] = ()) -> tuple[Trainer, dict]:
     """Run HF Trainer on tokenized rows (dicts of input_ids and labels), resuming from the latest
     checkpoint when asked; the trainer and its summary metrics.
 
-    `callbacks` run before the metrics log, so values they add to a log row are written with it.
+    `compute_loss(outputs, labels, num_items_in_batch)` replaces the model's own loss (Trainer's
+    `compute_loss_func`). `callbacks` run before the metrics log, so values they add to a log row are
+    written with it.
     Tokens count both sides of an encoder-decoder's rows, and the rows of every process.
     """
     args = training_arguments(cfg, out_dir, seed=seed, device=device, bf16=bf16, has_validation=bool(validation))
@@ -106,6 +115,7 @@ def fit(model, tokenizer, train, validation, out_dir: Path, cfg: TrainSection, *
     tokens_per_step = round(cfg.batch_size * cfg.grad_accum * args.world_size * mean_len)
     trainer = Trainer(
         model=model, args=args, train_dataset=train, eval_dataset=validation or None, data_collator=collator,
+        compute_loss_func=compute_loss,
         processing_class=tokenizer,  # checkpoints carry the tokenizer and its chat template
         callbacks=[*callbacks, RichProgress(tokens_per_step), JsonlLog(out_dir / "metrics.jsonl"),
                    *metric_loggers(cfg, out_dir), TimeBudget(cfg.max_minutes)],
@@ -134,9 +144,13 @@ def save_final(trainer: Trainer, tokenizer, path: Path, *extras) -> bool:
     """Write the trained model, tokenizer and `extras` (anything with `save_pretrained`) to `path`
     atomically from the process that saves (rank 0); whether this process wrote.
 
-    Every process calls it: under FSDP gathering the full weights takes all of them.
+    Every process calls it: under FSDP or DeepSpeed ZeRO-3 gathering the full weights takes all of them.
     """
-    state = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
+    state = None
+    if trainer.is_fsdp_enabled:
+        state = trainer.accelerator.get_state_dict(trainer.model)
+    elif trainer.is_deepspeed_enabled:  # (accelerate launch with a DeepSpeed config) the engine gathers
+        state = trainer.accelerator.get_state_dict(trainer.model_wrapped)
     if not trainer.args.should_save:
         return False
     with atomic_path(path) as tmp:

@@ -7,8 +7,10 @@ samples); it hands the model, tokenizer and data to the workers through torch's 
 (the engine of `torchrun`), which sets RANK, LOCAL_RANK and WORLD_SIZE for each. Inside, HF
 Trainer trains data-parallel — DDP over gloo on CPUs and NCCL on GPUs, or FSDP with
 `train.distributed: fsdp` on GPUs — each process on `train.batch_size` rows, so the global batch is
-batch_size × grad_accum × processes. Rank 0 alone writes checkpoints, metrics, TensorBoard events,
-plots and the final model, which the command then loads back into its copy of the model.
+batch_size × grad_accum × processes. LoRA/QLoRA train the adapters data-parallel (the base saved
+once, here); the contrastive recipe contrasts against the embeddings of every process. Rank 0 alone
+writes checkpoints, metrics, TensorBoard events, plots and the final model (or adapters), which the
+command then loads back into its copy of the model.
 
 Several nodes: run the same command on every node with the usual variables, which map onto
 torchrun's flags (`--nnodes`, `--node-rank`, `--master-addr`, `--master-port`):
@@ -19,6 +21,9 @@ torchrun's flags (`--nnodes`, `--node-rank`, `--master-addr`, `--master-port`):
 Each node keeps its own run directory (put `project.run_dir` on node-local disk): every node
 prepares the data and tokenizer the same way, and each node's first process writes checkpoints
 and the final model there (HF's `save_on_each_node`), so any node can resume.
+
+DeepSpeed, and FSDP set up by an accelerate config, run through `accelerate launch` instead:
+docs/training.md and examples/accelerate/.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from lmstack.errors import UserError
 from lmstack.train.config import TrainSection
+from lmstack.train.fit import save_base
 from lmstack.train.logs import require_mlflow
 
 
@@ -71,14 +77,18 @@ def launch_config(nproc: int, env: Mapping[str, str] = os.environ) -> LaunchConf
 def run_distributed(recipe: Callable[..., dict], model, tokenizer, data, out_dir: Path, cfg: TrainSection,
                     **kwargs) -> dict:
     """Run `recipe(model, tokenizer, data, out_dir, cfg, **kwargs)` on `cfg.nproc` processes; load
-    the trained weights into `model` and return rank 0's metrics (local rank 0 on other nodes)."""
-    if cfg.method != "full":
-        raise UserError(f"multi-process training trains every weight; method {cfg.method} runs in one process",
-                        hint="set train.method: full, or drop --nproc")
+    the trained weights into `model` and return rank 0's metrics (local rank 0 on other nodes).
+
+    LoRA/QLoRA: every process wraps its copy in the same PEFT adapters (the base saved once, here,
+    when it has no folder) and DDP averages the adapters' gradients alone, the base being frozen;
+    the trained adapters are then injected into `model`, as a one-process run leaves it.
+    """
     if cfg.distributed == "fsdp" and kwargs["device"].type == "cpu":
         raise UserError("train.distributed: fsdp shards over GPUs; on CPUs accelerate would quietly run DDP instead",
                         hint="set train.distributed: ddp, or model.device: cuda")
     require_mlflow(cfg)
+    if cfg.method != "full" and "base_dir" in kwargs and kwargs["base_dir"] is None:
+        kwargs["base_dir"] = save_base(model, tokenizer, out_dir)  # once here, not racing in every worker
     device = next(model.parameters()).device
     model.to("cpu")  # workers get the weights through shared memory, then each moves its copy to its device
     threads = max(1, torch.get_num_threads() // cfg.nproc)
@@ -87,8 +97,14 @@ def run_distributed(recipe: Callable[..., dict], model, tokenizer, data, out_dir
     first = results[0]
     if isinstance(first, tuple):
         raise UserError(*first)
-    trained = type(model).from_pretrained(Path(out_dir) / "model", dtype=next(model.parameters()).dtype)
-    model.load_state_dict(trained.state_dict())
+    saved = Path(out_dir) / "model"
+    if (saved / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        PeftModel.from_pretrained(model, saved)  # injects the trained adapters into `model`, as one process does
+    else:
+        trained = type(model).from_pretrained(saved, dtype=next(model.parameters()).dtype)
+        model.load_state_dict(trained.state_dict())
     model.to(device)
     return first
 

@@ -12,10 +12,12 @@ continues from its latest checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
+from transformers import TrainerCallback
 
 from lmstack.report.plots import plot_loss
 from lmstack.train.config import TrainSection
@@ -44,14 +46,17 @@ def split_rows(rows: torch.Tensor, share: float, seed: int) -> tuple[torch.Tenso
 
 def pretrain(model, tokenizer, rows: torch.Tensor, out_dir: Path, cfg: TrainSection, *, seed: int,
              device: torch.device, bf16: bool, validation: torch.Tensor | None = None,
-             resume: bool = True) -> dict:
-    """Train `model` on packed `rows` (N, T); write `out_dir/model` and return the metrics."""
+             resume: bool = True, callbacks: Sequence[TrainerCallback] = ()) -> dict:
+    """Train `model` on packed `rows` (N, T); write `out_dir/model` and return the metrics.
+
+    `callbacks` join the Trainer's own (a step timer, an early stop).
+    """
     out_dir = Path(out_dir)
     if validation is None:
         rows, validation = split_rows(rows, cfg.validation_share, seed)
     held_out = PackedRows(validation) if validation is not None else None
     trainer, metrics = fit(model, tokenizer, PackedRows(rows), held_out, out_dir, cfg, seed=seed, device=device,
-                           bf16=bf16, resume=resume)
+                           bf16=bf16, resume=resume, callbacks=callbacks)
     if save_final(trainer, tokenizer, out_dir / "model"):
         plot_loss(out_dir / "metrics.jsonl", out_dir / "loss.png")
     return metrics

@@ -90,7 +90,7 @@ def seq2seq(model, tokenizer, train_files: list[Path], out_dir: Path, cfg: Train
     validation = [encode_pair(tokenizer, s, t, max_length) for s, t in val_pairs]
 
     model = prepare_model(model, cfg, task_type="SEQ_2_SEQ_LM", out_dir=out_dir, base_dir=base_dir,
-                          tokenizer=tokenizer, device=device)
+                          tokenizer=tokenizer, device=device, seed=seed)
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
     trainer, metrics = fit(model, tokenizer, train, validation, out_dir, cfg, seed=seed, device=device, bf16=bf16,
                            resume=resume, collator=collator)
