@@ -13,9 +13,11 @@ DB_URL_HELP = "SQLAlchemy URL (default: LMSTACK_DB_URL, else ./lmstack-serve.db)
 
 
 def serve(
-    model: list[str] = typer.Option([], "--model", "-m", help="NAME=PATH of a model folder (repeatable); "
-                                                              "NAME=embedding:PATH for an embedding model."),
-    registry: Path | None = typer.Option(None, "--registry", help="YAML: models: [{name, path, kind}]."),
+    model: list[str] = typer.Option([], "--model", "-m", help="NAME=PATH of a model folder (repeatable); the kind "
+                                                              "is read from its config.json, or NAME=KIND:PATH with "
+                                                              "KIND causal | seq2seq | embedding | clip."),
+    registry: Path | None = typer.Option(None, "--registry", help="YAML: models: [{name, path, kind}], kind auto "
+                                                                  "(default) | causal | seq2seq | embedding | clip."),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address; 0.0.0.0 exposes the server."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     db_url: str | None = typer.Option(None, "--db-url", help=DB_URL_HELP),
@@ -29,7 +31,12 @@ def serve(
     embeddings: bool = typer.Option(True, "--embeddings/--no-embeddings",
                                     help="Also serve the bundled all-MiniLM-L6-v2 on /v1/embeddings."),
 ) -> None:
-    """Serve models over an OpenAI-compatible API (chat, completions, embeddings) with keys and metrics."""
+    """Serve models over an OpenAI-compatible API (chat, completions, embeddings) with keys and metrics.
+
+    Causal LMs and seq2seq (encoder-decoder) models answer chat and completions; sentence encoders
+    and CLIP models answer embeddings. The --backend engine runs causal LMs; seq2seq models always
+    run on lmstack's seq2seq engine.
+    """
     from lmstack.serve.config import ServeSection
     from lmstack.serve.server import parse_model_specs, read_registry_file
     from lmstack.serve.server import serve as run

@@ -38,18 +38,19 @@ SPECIAL_TOKENS = (EOS_TOKEN, PAD_TOKEN, *CHAT_TOKENS)
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>")
 
 
-def end_of_turn_ids(tokenizer) -> list[int]:
-    """Ids that end a generated answer: eos, plus the end-of-turn tokens the chat template writes.
+def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
+    """Ids that end a generated answer: eos, the end-of-turn tokens of the common chat formats found
+    in the vocabulary, and the eos ids of `generation_config` when given.
 
-    A chat checkpoint lists these as `generation_config.eos_token_id`, so every engine that reads
-    it (HF `generate`, the eval runners, vLLM) stops where the assistant's turn ends.
+    The server, the eval runners and SFT checkpoints (as `generation_config.eos_token_id`, which
+    HF `generate` and vLLM read) all stop on these, so an answer ends where the assistant's turn ends.
     """
+    configured = getattr(generation_config, "eos_token_id", None)
+    ids = set(configured if isinstance(configured, list) else [configured])
+    ids.add(tokenizer.eos_token_id)
     vocab = tokenizer.get_vocab()
-    template = getattr(tokenizer, "chat_template", None) or ""
-    ids = [vocab[t] for t in END_OF_TURN_TOKENS if t in vocab and t in template]
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
-        ids.append(tokenizer.eos_token_id)
-    return ids
+    ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
+    return sorted(i for i in ids if i is not None)
 
 
 # Qwen2's split rule. Digits are split one by one (as Llama and Qwen do), so every number is spelt

@@ -1,5 +1,8 @@
 """ASGI middleware that wraps every route: body-size cap, refusal while draining, usage ledger.
 
+It also releases a request's token reservation (`lmstack.serve.quota.TokenReservations`), after
+its ledger row is written.
+
 Pure ASGI rather than `BaseHTTPMiddleware`, so a streamed response is ledgered only once its last
 chunk went out (with its final token counts), and a body is refused as soon as it grows too big.
 """
@@ -82,7 +85,10 @@ class ServeMiddleware:
                                   completion_tokens=state.get("completion_tokens", 0),
                                   latency_ms=int((time.perf_counter() - t0) * 1000), status=status)
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self.services.ledger.record, rec)
+                    try:
+                        await anyio.to_thread.run_sync(self.services.ledger.record, rec)
+                    finally:  # only now: until its row is written, the reservation stands for it
+                        self.services.reservations.release(state.get("key_id"), state.get("reserved_tokens", 0))
 
 
 def _too_large(limit: int):

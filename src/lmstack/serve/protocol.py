@@ -91,7 +91,8 @@ class CompletionRequest(OpenAIModel):
 
 
 class EmbeddingRequest(OpenAIModel):
-    input: str | list[str] = Field(description="Text or texts to embed.")
+    input: str | list[str] = Field(description="Text or texts to embed; for models that accept images (CLIP), "
+                                               "also base64 data:image/png|jpeg|webp URLs (never fetched URLs).")
     model: str = Field(description="An embedding model from /v1/models.")
     encoding_format: Literal["float", "base64"] = Field(
         "float", description="float: JSON numbers; base64: little-endian float32 bytes (the openai client's default).")
@@ -136,6 +137,9 @@ class ModelCard(BaseModel):
     created: int = Field(default_factory=lambda: int(time.time()))
     owned_by: str = "lmstack"
     max_model_len: int | None = None
+    kind: Literal["causal", "seq2seq", "embedding"] | None = Field(
+        None, description="lmstack's extra: causal or seq2seq (chat/completions; seq2seq answers the last user "
+                          "message), or embedding (/v1/embeddings).")
 
 
 class ModelList(BaseModel):

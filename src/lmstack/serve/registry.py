@@ -1,14 +1,16 @@
 """Which models a server serves, by the name a request gives in `model`.
 
 A generator is an `Engine` (token ids in, token ids out) plus the tokenizer whose chat template and
-vocabulary the API uses around it; an embedder is anything with `embed(texts)`.
+vocabulary the API uses around it, and its kind: "causal" (a decoder-only LM continues the prompt)
+or "seq2seq" (an encoder-decoder model reads the prompt as its source and writes a target; see
+`lmstack.serve.api.generation`). An embedder is anything with `embed(texts)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from lmstack.serve.engine.base import Engine
 from lmstack.serve.errors import APIError
@@ -27,11 +29,15 @@ class EmbeddingModel(Protocol):
         ...
 
 
+GeneratorKind = Literal["causal", "seq2seq"]
+
+
 @dataclass
 class ServedModel:
     name: str
     engine: Engine
     tokenizer: Any  # a transformers tokenizer: encode/decode/apply_chat_template/convert_ids_to_tokens
+    kind: GeneratorKind = "causal"
 
 
 @dataclass
@@ -39,9 +45,9 @@ class ModelRegistry:
     generators: dict[str, ServedModel] = field(default_factory=dict)
     embedders: dict[str, EmbeddingModel] = field(default_factory=dict)
 
-    def add_generator(self, name: str, engine: Engine, tokenizer: Any) -> None:
+    def add_generator(self, name: str, engine: Engine, tokenizer: Any, kind: GeneratorKind = "causal") -> None:
         self._check_free(name)
-        self.generators[name] = ServedModel(name, engine, tokenizer)
+        self.generators[name] = ServedModel(name, engine, tokenizer, kind)
 
     def add_embedder(self, name: str, model: EmbeddingModel) -> None:
         self._check_free(name)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from lmstack.serve.keys import KeyStore
 from lmstack.serve.limits import Limits
 from lmstack.serve.metrics import ServeMetrics
-from lmstack.serve.quota import RateLimiter
+from lmstack.serve.quota import RateLimiter, TokenReservations
 from lmstack.serve.registry import ModelRegistry
 from lmstack.serve.usage import UsageLedger
 
@@ -20,4 +20,5 @@ class Services:
     keys: KeyStore | None = None  # None: no database, so no auth and no ledger
     ledger: UsageLedger | None = None
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    reservations: TokenReservations = field(default_factory=TokenReservations)
     draining: bool = False

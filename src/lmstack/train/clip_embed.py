@@ -30,18 +30,22 @@ class ClipEmbedder:
     model: object
     """A `transformers.CLIPModel` in eval mode."""
     tokenizer: object
-    processor: object
-    """The `CLIPImageProcessor` saved with the model."""
+    processor: object | None
+    """The `CLIPImageProcessor` saved with the model; None for a folder without one (texts only)."""
     device: torch.device
     max_length: int
     """Caption tokens kept, EOS included (the text tower's context)."""
 
+    def caption_ids(self, text: str) -> list[int]:
+        """The ids a caption is encoded as: its tokens without special tokens, cut, then EOS."""
+        ids = self.tokenizer(text, add_special_tokens=False, truncation=True, max_length=self.max_length - 1)["input_ids"]
+        return ids + [self.tokenizer.eos_token_id]
+
     @torch.no_grad()
     def embed_text(self, texts: Sequence[str]) -> torch.Tensor:
         """(N, D) L2-normalised caption embeddings, float32 on the CPU."""
-        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        ids = [self.tokenizer(t, add_special_tokens=False, truncation=True, max_length=self.max_length - 1)["input_ids"]
-               + [eos] for t in texts]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        ids = [self.caption_ids(t) for t in texts]
         width = max(map(len, ids))
         input_ids = torch.full((len(ids), width), pad, dtype=torch.long)  # (N, T), right-padded
         mask = torch.zeros_like(input_ids)
@@ -54,25 +58,35 @@ class ClipEmbedder:
     @torch.no_grad()
     def embed_image(self, images: Sequence[str | Path | Image.Image]) -> torch.Tensor:
         """(N, D) L2-normalised image embeddings (files or PIL images), float32 on the CPU."""
+        if self.processor is None:
+            raise UserError("this dual encoder was saved without an image processor (preprocessor_config.json); "
+                            "it embeds texts only", hint="retrain with the contrastive recipe, which saves one")
         opened = [image if isinstance(image, Image.Image) else _open(Path(image)) for image in images]
         pixel_values = self.processor([im.convert("RGB") for im in opened], return_tensors="pt")["pixel_values"]
         out = self.model.get_image_features(pixel_values=pixel_values.to(self.device, self.model.dtype))
         return _normalised(out)
 
 
-def load_clip(path: str | Path, device: str | torch.device = "cpu") -> ClipEmbedder:
-    """The dual encoder saved at `path` (model, tokenizer and image processor), ready to embed."""
+def load_clip(path: str | Path, device: str | torch.device = "cpu", *, texts_only: bool = False) -> ClipEmbedder:
+    """The dual encoder saved at `path` (model, tokenizer and image processor), ready to embed.
+
+    `texts_only` accepts a folder without an image processor; it then embeds captions only."""
     from transformers import AutoTokenizer, CLIPImageProcessorPil, CLIPModel
 
     path = Path(path)
-    if not (path / "config.json").is_file() or not (path / "preprocessor_config.json").is_file():
+    has_processor = (path / "preprocessor_config.json").is_file()
+    if not (path / "config.json").is_file() or not (has_processor or texts_only):
         raise UserError(f"{str(path)!r} holds no trained dual encoder (config.json and preprocessor_config.json)",
                         hint="pass the `model` folder of a run with train.recipe: contrastive")
     device = torch.device(device)
     model = CLIPModel.from_pretrained(path, use_safetensors=True).to(device).eval()
-    return ClipEmbedder(model=model, tokenizer=AutoTokenizer.from_pretrained(path),
-                        processor=CLIPImageProcessorPil.from_pretrained(path), device=device,
-                        max_length=model.config.text_config.max_position_embeddings)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.eos_token_id is None:
+        raise UserError(f"{str(path)!r} has a tokenizer without an EOS token, where CLIP pools a caption",
+                        hint="save the tokenizer next to the model; the contrastive recipe does")
+    return ClipEmbedder(model=model, tokenizer=tokenizer,
+                        processor=CLIPImageProcessorPil.from_pretrained(path) if has_processor else None,
+                        device=device, max_length=model.config.text_config.max_position_embeddings)
 
 
 def _normalised(features) -> torch.Tensor:

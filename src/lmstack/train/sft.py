@@ -27,7 +27,7 @@ from transformers import DataCollatorForSeq2Seq
 
 from lmstack.atomic import write_jsonl
 from lmstack.errors import UserError
-from lmstack.models.tokenizer import end_of_turn_ids
+from lmstack.models.tokenizer import stop_token_ids
 from lmstack.report.plots import plot_loss
 from lmstack.train.chat_data import Reject, RowError, no_rows_error, read_chat_files
 from lmstack.train.chat_tokens import IGNORE_INDEX, ensure_chat_template, tokenize_conversation
@@ -80,7 +80,7 @@ def sft(model, tokenizer, train_files: list[Path], out_dir: Path, cfg: TrainSect
         raise no_rows_error(", ".join(map(str, train_files)), all_rejects)
     write_jsonl(out_dir / "rejects.jsonl", ({"file": r.file, "line": r.line, "reason": r.reason} for r in all_rejects))
 
-    if ends := end_of_turn_ids(tokenizer):  # saved in generation_config.json: generation stops at the turn's end
+    if ends := stop_token_ids(tokenizer):  # saved in generation_config.json: generation stops at the turn's end
         model.generation_config.eos_token_id = ends if len(ends) > 1 else ends[0]
     model = prepare_model(model, cfg, task_type="CAUSAL_LM", out_dir=out_dir, base_dir=base_dir,
                           tokenizer=tokenizer, device=device, seed=seed)

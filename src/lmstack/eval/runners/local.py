@@ -12,19 +12,7 @@ import torch
 from lmstack.errors import UserError
 from lmstack.eval.runners.base import Prompt, cut_at_stop
 from lmstack.eval.tasks import GenerationParams
-from lmstack.models.tokenizer import END_OF_TURN_TOKENS
-
-
-def stop_token_ids(model, tokenizer) -> list[int]:
-    """The generation config's eos ids, the tokenizer's eos, and the end-of-turn tokens of the common
-    chat formats found in the vocabulary. A checkpoint saved without its chat's end token in
-    `generation_config.eos_token_id` would otherwise run past the end of its answer."""
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    ids = set(configured if isinstance(configured, list) else [configured])
-    ids.add(tokenizer.eos_token_id)
-    vocab = tokenizer.get_vocab()
-    ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
-    return sorted(i for i in ids if i is not None)
+from lmstack.models.tokenizer import stop_token_ids
 
 
 class LocalRunner:
@@ -42,7 +30,7 @@ class LocalRunner:
             # Batches need a pad token; its value never matters, since the attention mask hides it.
             tokenizer.pad_token = tokenizer.eos_token
         self.model, self.tokenizer, self.name, self.batch_size = model, tokenizer, name, batch_size
-        self.stop_token_ids = stop_token_ids(model, tokenizer)
+        self.stop_token_ids = stop_token_ids(tokenizer, model.generation_config)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike, *, tokenizer: str | os.PathLike | None = None, device: str = "auto",

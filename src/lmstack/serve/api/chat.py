@@ -10,16 +10,16 @@ from fastapi import APIRouter, Depends, Request
 
 from lmstack.serve.api.deps import get_services, log_ignored
 from lmstack.serve.api.generation import (
+    chat_prompt,
     check_json,
     collect,
-    render_chat,
+    max_new_tokens,
     sampling_params,
     sse,
     start,
     with_json_object,
 )
 from lmstack.serve.errors import APIError
-from lmstack.serve.limits import clamp_max_tokens
 from lmstack.serve.protocol import (
     AssistantMessage,
     ChatChoice,
@@ -49,7 +49,10 @@ def chat_logprobs(tokens: list[TokenInfo]) -> ChatLogprobs:
 @router.post("/v1/chat/completions", response_model=ChatCompletion)
 async def create_chat_completion(body: ChatCompletionRequest, request: Request,
                                  services: Services = Depends(get_services)):
-    """Chat with a model. json_object mode: decoding is constrained so each reply is one JSON object."""
+    """Chat with a model. json_object mode: decoding is constrained so each reply is one JSON object.
+
+    A seq2seq (encoder-decoder) model answers the last user message alone; see /v1/models' `kind`.
+    """
     served = services.registry.generator(body.model)
     log_ignored("chat", body.ignored_fields())
     limits = services.limits
@@ -63,9 +66,8 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request,
     if json_mode and not any("json" in m["content"].lower() for m in messages):
         raise APIError(400, "response_format json_object needs the word 'JSON' in the messages, so the model "
                             "is asked for it", param="response_format", code="invalid_value")
-    prompt = render_chat(served.tokenizer, messages)
-    max_tokens = clamp_max_tokens(body.max_completion_tokens or body.max_tokens, len(prompt),
-                                  served.engine.max_context)
+    prompt = chat_prompt(served, messages)
+    max_tokens = max_new_tokens(served, body.max_completion_tokens or body.max_tokens, len(prompt))
     params = sampling_params(body, served, max_tokens, (body.top_logprobs or 0) if body.logprobs else None)
     if json_mode:
         params = with_json_object(params, served.tokenizer)

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, Request
 
 from lmstack.serve.api.deps import get_services, log_ignored
-from lmstack.serve.api.generation import collect, sampling_params, sse, start
+from lmstack.serve.api.generation import collect, max_new_tokens, sampling_params, sse, start, text_prompt
 from lmstack.serve.errors import APIError
-from lmstack.serve.limits import clamp_max_tokens
+from lmstack.serve.registry import ServedModel
 from lmstack.serve.protocol import Completion, CompletionChoice, CompletionLogprobs, CompletionRequest, Usage
 from lmstack.serve.services import Services
 from lmstack.serve.textgen import ChoiceDelta, TokenInfo
@@ -28,9 +28,11 @@ def completion_logprobs(tokens: list[TokenInfo], offset: int) -> CompletionLogpr
                               top_logprobs=[dict(t.top) for t in tokens], text_offset=offsets)
 
 
-def prompt_ids(prompt: str | list[str] | list[int], tokenizer) -> list[list[int]]:
+def prompt_ids(prompt: str | list[str] | list[int], served: ServedModel) -> list[list[int]]:
+    """Token ids per prompt; token-id prompts are taken as given (for seq2seq: add EOS yourself)."""
+    tokenizer = served.tokenizer
     if isinstance(prompt, str):
-        return [tokenizer.encode(prompt, add_special_tokens=False)]
+        return [text_prompt(served, prompt)]
     if prompt and all(isinstance(p, int) for p in prompt):
         if not all(0 <= p < len(tokenizer) for p in prompt):
             raise APIError(400, "prompt holds ids outside this model's vocabulary", param="prompt",
@@ -38,27 +40,32 @@ def prompt_ids(prompt: str | list[str] | list[int], tokenizer) -> list[list[int]
         return [list(prompt)]
     if not prompt:
         raise APIError(400, "prompt is empty", param="prompt", code="invalid_value")
-    return [tokenizer.encode(p, add_special_tokens=False) for p in prompt]
+    return [text_prompt(served, p) for p in prompt]
 
 
 @router.post("/v1/completions", response_model=Completion)
 async def create_completion(body: CompletionRequest, request: Request, services: Services = Depends(get_services)):
-    """Continue a prompt (or several: choice index = prompt index × n + j)."""
+    """Continue a prompt (or several: choice index = prompt index × n + j).
+
+    For a seq2seq (encoder-decoder) model the prompt is the source and the completion its target;
+    `echo` then prepends the source text.
+    """
     served = services.registry.generator(body.model)
     log_ignored("completions", body.ignored_fields() + (["suffix"] if body.suffix else []))
     limits = services.limits
     limits.check_n(body.n)
     stops = limits.stop_strings(body.stop)
     limits.check_logprobs(body.logprobs, "logprobs")
-    prompts = prompt_ids(body.prompt, served.tokenizer)
-    ctx = served.engine.max_context
-    max_tokens = min(clamp_max_tokens(body.max_tokens, len(p), ctx, "prompt") for p in prompts)
+    prompts = prompt_ids(body.prompt, served)
+    max_tokens = min(max_new_tokens(served, body.max_tokens, len(p), "prompt") for p in prompts)
     params = sampling_params(body, served, max_tokens, body.logprobs)
     rid = f"cmpl-{uuid.uuid4().hex}"
     deltas = await start(services, served, request, prompts, params, stops, body.n, rid)
     created = int(time.time())
     n_choices = len(prompts) * body.n
-    echoes = [served.tokenizer.decode(prompts[i // body.n]) if body.echo else "" for i in range(n_choices)]
+    skip_special = served.kind == "seq2seq"  # the source's EOS is not part of its text
+    echoes = [served.tokenizer.decode(prompts[i // body.n], skip_special_tokens=skip_special) if body.echo else ""
+              for i in range(n_choices)]
     prompt_tokens = sum(len(p) for p in prompts)
 
     if body.stream:

@@ -37,9 +37,22 @@ async def require_key(request: Request, services: Services = Depends(get_service
         raise APIError(401, "a valid API key is required: send 'Authorization: Bearer <key>'",
                        code="invalid_api_key")
     request.state.key_id = key.id
+    request.state.key = key
     services.rate_limiter.check(key)
     if services.ledger is not None:
         await anyio.to_thread.run_sync(check_daily_tokens, services.ledger, key)
+
+
+async def reserve_tokens(services: Services, request: Request, tokens: int) -> None:
+    """Hold a request's worst-case tokens against its key's daily quota (429 if they do not fit).
+
+    The middleware releases them once the request's ledger row is written.
+    """
+    key = getattr(request.state, "key", None)
+    if key is None or services.ledger is None or key.tokens_per_day is None:
+        return
+    held = await anyio.to_thread.run_sync(services.reservations.reserve, services.ledger, key, tokens)
+    request.state.reserved_tokens = getattr(request.state, "reserved_tokens", 0) + held
 
 
 def log_ignored(route: str, names: list[str]) -> None:

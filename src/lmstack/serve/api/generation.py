@@ -1,4 +1,18 @@
-"""What chat and completions share: prompt tokens, sampling params, collecting or streaming choices."""
+"""What chat and completions share: prompt tokens, sampling params, collecting or streaming choices.
+
+Prompts by model kind (`ServedModel.kind`):
+
+- causal: a completion prompt is encoded as is; a chat goes through the model's chat template.
+- seq2seq (encoder-decoder, e.g. a Marian model from the seq2seq recipe): the prompt is the
+  encoder's source, encoded as the recipe trains it (tokens, then EOS); a chat's source is its
+  LAST USER MESSAGE alone. Such models learn from single (source, target) pairs, so a rendered
+  conversation with role markers would be input they never saw; earlier turns and system prompts
+  are ignored. The source may fill the model's context, and max_tokens may too (the decoder has
+  positions of its own).
+
+Before a request reaches the engine, its worst case (prompt tokens + max_tokens for each choice)
+is reserved against the key's daily token quota (`lmstack.serve.quota.TokenReservations`).
+"""
 
 from __future__ import annotations
 
@@ -13,26 +27,20 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from lmstack.models.tokenizer import stop_token_ids
+from lmstack.serve.api.deps import reserve_tokens
 from lmstack.serve.engine.base import SamplingParams
 from lmstack.serve.engine.json_constraint import TokenBytes
+from lmstack.serve.engine.seq2seq_engine import source_ids
 from lmstack.serve.errors import APIError, error_json
+from lmstack.serve.limits import clamp_max_tokens
 from lmstack.serve.registry import ServedModel
 from lmstack.serve.services import Services
 from lmstack.serve.textgen import ChoiceDelta, TokenInfo, merge_choices, open_choices
 
 log = logging.getLogger(__name__)
 
-# Tokens that end an assistant turn in the common chat formats (ChatML, Llama 3, Phi), besides eos.
-END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>")
 DISCONNECT_POLL_S = 0.1
-
-
-def stop_token_ids(tokenizer: Any) -> tuple[int, ...]:
-    vocab = tokenizer.get_vocab()
-    ids = {vocab[t] for t in END_OF_TURN_TOKENS if t in vocab}
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return tuple(sorted(ids))
 
 
 def render_chat(tokenizer: Any, messages: list[dict]) -> list[int]:
@@ -46,6 +54,36 @@ def render_chat(tokenizer: Any, messages: list[dict]) -> list[int]:
         raise APIError(400, f"the chat template rejected the messages: {e}", param="messages",
                        code="invalid_messages") from e
     return tokenizer.encode(text, add_special_tokens=False)
+
+
+def chat_prompt(served: ServedModel, messages: list[dict]) -> list[int]:
+    """Prompt ids of a conversation: the chat template (causal) or the last user message (seq2seq)."""
+    if served.kind != "seq2seq":
+        return render_chat(served.tokenizer, messages)
+    users = [m["content"] for m in messages if m["role"] == "user"]
+    if not users:
+        raise APIError(400, "a seq2seq model answers the last user message, and there is none", param="messages",
+                       code="invalid_messages")
+    return source_ids(served.tokenizer, users[-1])
+
+
+def text_prompt(served: ServedModel, text: str) -> list[int]:
+    """Prompt ids of a text: as is (causal) or as an encoder source ending with EOS (seq2seq)."""
+    if served.kind == "seq2seq":
+        return source_ids(served.tokenizer, text)
+    return served.tokenizer.encode(text, add_special_tokens=False)
+
+
+def max_new_tokens(served: ServedModel, requested: int | None, prompt_tokens: int, param: str = "messages") -> int:
+    """Tokens a request may generate: causal models share one context between prompt and reply,
+    seq2seq models give each its own (the source must fit, the reply is cut at the context)."""
+    context = served.engine.max_context
+    if served.kind != "seq2seq":
+        return clamp_max_tokens(requested, prompt_tokens, context, param)
+    if prompt_tokens > context:
+        raise APIError(400, f"the source has {prompt_tokens} tokens; this model's encoder takes {context}",
+                       param=param, code="context_length_exceeded")
+    return context if requested is None else min(requested, context)
 
 
 def logit_bias(bias: dict[str, float] | None, vocab_size: int) -> dict[int, float]:
@@ -62,11 +100,13 @@ def logit_bias(bias: dict[str, float] | None, vocab_size: int) -> dict[int, floa
 
 
 def sampling_params(body: Any, served: ServedModel, max_tokens: int, logprobs: int | None) -> SamplingParams:
+    """The request's sampling settings; ignore_eos (benchmarks) also ignores the end-of-turn tokens, so
+    every reply runs to max_tokens."""
     return SamplingParams(
         max_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p, top_k=body.top_k, seed=body.seed,
         presence_penalty=body.presence_penalty, frequency_penalty=body.frequency_penalty,
         logit_bias=logit_bias(body.logit_bias, len(served.tokenizer)), logprobs=logprobs,
-        stop_token_ids=stop_token_ids(served.tokenizer), ignore_eos=body.ignore_eos,
+        stop_token_ids=() if body.ignore_eos else tuple(stop_token_ids(served.tokenizer)), ignore_eos=body.ignore_eos,
     )
 
 
@@ -88,8 +128,10 @@ async def start(services: Services, served: ServedModel, request: Request, promp
     """Open n choices per prompt (choice index = prompt index × n + j) and stream their deltas."""
     started = time.perf_counter()
     request.state.model = served.name
+    prompt_tokens = sum(len(p) for p in prompts)
+    await reserve_tokens(services, request, prompt_tokens + len(prompts) * n * params.max_tokens)
     choices = await open_choices(served.engine, served.tokenizer, request_id, prompts, params, stops, n)
-    request.state.prompt_tokens = sum(len(p) for p in prompts)  # charged once the engine took the request
+    request.state.prompt_tokens = prompt_tokens  # charged once the engine took the request
     return services.metrics.track(served.name, _count(merge_choices(choices), request), request.state.prompt_tokens,
                                   started)
 

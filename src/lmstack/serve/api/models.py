@@ -14,5 +14,7 @@ router = APIRouter(tags=["models"])
 @router.get("/v1/models", response_model=ModelList)
 async def list_models(services: Services = Depends(get_services)) -> ModelList:
     reg = services.registry
-    return ModelList(data=[ModelCard(id=name, max_model_len=m.engine.max_context) for name, m in reg.generators.items()]
-                     + [ModelCard(id=name, max_model_len=e.max_input_tokens) for name, e in reg.embedders.items()])
+    return ModelList(data=[ModelCard(id=name, max_model_len=m.engine.max_context, kind=m.kind)
+                           for name, m in reg.generators.items()]
+                     + [ModelCard(id=name, max_model_len=e.max_input_tokens, kind="embedding")
+                        for name, e in reg.embedders.items()])

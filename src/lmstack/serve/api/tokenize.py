@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from lmstack.serve.api.deps import get_services, log_ignored
-from lmstack.serve.api.generation import render_chat
+from lmstack.serve.api.generation import chat_prompt, text_prompt
 from lmstack.serve.errors import APIError
 from lmstack.serve.protocol import DetokenizeRequest, TokenizeRequest
 from lmstack.serve.services import Services
@@ -20,9 +20,9 @@ async def tokenize(body: TokenizeRequest, services: Services = Depends(get_servi
     if (body.prompt is None) == (body.messages is None):
         raise APIError(400, "give exactly one of prompt or messages", param="prompt", code="invalid_value")
     if body.messages is not None:
-        ids = render_chat(served.tokenizer, [{"role": m.role, "content": m.text()} for m in body.messages])
+        ids = chat_prompt(served, [{"role": m.role, "content": m.text()} for m in body.messages])
     else:
-        ids = served.tokenizer.encode(body.prompt, add_special_tokens=False)
+        ids = text_prompt(served, body.prompt)
     return {"tokens": ids, "count": len(ids), "max_model_len": served.engine.max_context}
 
 
