@@ -13,5 +13,8 @@ class UserError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self):  # pickled whole (e.g. out of a worker process), hint included
+        return (type(self), (self.message, self.hint))
+
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"

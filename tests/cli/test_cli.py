@@ -86,3 +86,12 @@ def test_config_schema_to_file(tmp_path):
     result = runner.invoke(app, ["config", "schema", "--out", str(out)])
     assert result.exit_code == 0
     assert json.loads(out.read_text())["title"] == "lmstack project"
+
+
+def test_user_error_survives_pickling_with_its_hint():
+    import pickle
+
+    from lmstack.errors import UserError
+
+    e = pickle.loads(pickle.dumps(UserError("bad row", hint="fix line 3")))
+    assert (type(e), e.message, e.hint, str(e)) == (UserError, "bad row", "fix line 3", "bad row\n  hint: fix line 3")

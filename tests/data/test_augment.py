@@ -66,7 +66,7 @@ def test_refilter_drops_duplicates_and_similarity_outliers():
     out = list(augment(rows, cfg, counts, put))
     assert all(r["augmentation"]["source"] == {"file": "a.jsonl", "line": 1, "id": 1} for r in out)
     assert [r["augmentation"]["method"] for r in out] == ["delete", "delete"]
-    assert counts == {"synonym:duplicate": 2, "delete:kept": 2}  # no English synonym source: copies equal the source
+    assert counts == {"synonym:duplicate": 2, "delete:kept": 2}  # no word of EN has a near enough neighbour: copies equal the source
     assert bigram_jaccard("abc", "abc") == 1.0 and bigram_jaccard("ab", "cd") == 0.0
 
 
@@ -93,3 +93,27 @@ def test_bad_augment_section_is_a_user_error(tmp_path):
     (tmp_path / "d.jsonl").write_text('{"text": "x"}\n')
     with pytest.raises(UserError, match="augment.methods.0"):
         recipe_from_dict({"inputs": ["d.jsonl"], "steps": [{"op": "nfkc"}], "augment": {"methods": ["shuffle"]}}, tmp_path)
+
+
+def test_english_synonyms_are_embedding_neighbours_without_stop_words_inflections_or_opposites():
+    from lmstack.data.augment.neighbours import EmbeddingSynonyms
+
+    syn = EmbeddingSynonyms()
+    assert syn.of("fees") == ["costs", "expenses"]           # plural kept plural
+    assert syn.of("problem") == ["issue"]                     # not "problems", "issues"
+    assert syn.of("Help") == ["Assistance", "Assist"]          # a capital stays
+    assert syn.of("the") == [] and syn.of("raise") == [] and syn.of("qwzx") == []
+    assert "high" not in syn.of("low") and "decrease" not in syn.of("increase")
+    assert EmbeddingSynonyms(threshold=0.4).of("fees")[:2] == ["costs", "expenses"] and len(EmbeddingSynonyms(threshold=0.4).of("fees")) > 2
+
+
+def test_english_synonym_replacement_is_deterministic_by_seed():
+    from lmstack.data.augment.neighbours import EmbeddingSynonyms
+
+    syn = EmbeddingSynonyms()
+    text = "What are the fees to buy a house with a loan?"
+    assert eda(text, "synonym", 0.2, random.Random(0), syn) == "What are the expenses to buy a home with a loan?"
+    assert eda(text, "synonym", 0.2, random.Random(1), syn) == "What are the costs to buy a house with a borrow?"
+    assert eda("Please help me fix the payment problem with my phone.", "synonym", 0.2, random.Random(1), syn) == \
+        "Please help me repair the payment issue with my phone."
+    assert eda(text, "insert", 0.1, random.Random(1), syn) == "What are expenses the fees to buy a house with a loan?"

@@ -38,3 +38,17 @@ def test_run_prints_the_table_and_writes_the_output(tmp_path):
 def test_run_help():
     result = runner.invoke(app, ["run", "--help"])
     assert result.exit_code == 0 and "--data-dir" in result.output
+
+
+def test_run_with_worker_processes_writes_the_same_output(tmp_path):
+    rows = "".join(f'{{"text": "row {i % 50} of the corpus"}}\n' for i in range(600))
+    (tmp_path / "d.jsonl").write_text(rows)
+    (tmp_path / "r.yaml").write_text("inputs: [d.jsonl]\nsteps:\n  - op: nfkc\n  - op: exact_dedup\nmax_removed_ratio: 0.95\n")
+    one = runner.invoke(app, ["run", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "one"), "--json", "--no-html"])
+    two = runner.invoke(app, ["run", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "two"), "--json", "--no-html",
+                              "--num-proc", "2", "--executor", "local"])
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    assert json.loads(one.output)["rows_kept"] == 50 and json.loads(two.output) == json.loads(one.output)
+    assert (tmp_path / "two" / "d.jsonl").read_bytes() == (tmp_path / "one" / "d.jsonl").read_bytes()
+    bad = runner.invoke(app, ["run", str(tmp_path / "r.yaml"), "--executor", "spark"])
+    assert bad.exit_code != 0 and "spark" in bad.output

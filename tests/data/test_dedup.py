@@ -45,3 +45,12 @@ def test_minhash_shingles_are_characters_for_chinese_and_words_for_english():
     step = build("minhash_dedup", parse_params("minhash_dedup", {"zh_ngram": 2, "en_ngram": 2}))
     assert step.shingles("银行卡丢了") == {"银行".encode(), "行卡".encode(), "卡丢".encode(), "丢了".encode()}
     assert step.shingles("Lost my card") == {b"lost my", b"my card"}
+
+
+def test_minhash_hashes_one_value_per_distinct_shingle():
+    step = build("minhash_dedup", parse_params("minhash_dedup", {"en_ngram": 3}))
+    for text in [ZH[0], EN[1], EN[1] + " " + EN[1], "", "card", "卡"]:
+        hashes = step.shingle_hashes(text)
+        assert len(hashes) == len(step.shingles(text)) and len(set(hashes.tolist())) == len(hashes)
+    assert step.shingle_hashes("Lost my card today").tolist() == step.shingle_hashes("lost  MY card, today!").tolist()
+    assert step.shingle_hashes("lost my card").tolist() != step.shingle_hashes("card my lost").tolist()

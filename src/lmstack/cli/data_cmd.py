@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from enum import Enum
+
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(help="Data preparation: cleaning recipes and their operators.", no_args_is_help=True)
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 @app.command("run")
@@ -21,6 +28,10 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the whole JSON report."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts) beside report.json."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (rows/s, ETA) on stderr."),
+    num_proc: int | None = typer.Option(None, "--num-proc", "-j", min=1,
+                                        help="Worker processes (Ray actors) for the per-row steps (default: the recipe's num_proc, else 1)."),
+    executor: Executor | None = typer.Option(None, "--executor",
+                                        help="local: worker processes; ray: Ray Data (the lmstack ray extra; RAY_ADDRESS picks a cluster)."),
 ) -> None:
     """Clean the recipe's inputs: kept rows, exclusions per step, rejects, report.json and report.html in the output folder."""
     from lmstack.data.clean import clean
@@ -28,7 +39,8 @@ def run(
     from lmstack.data.recipe import load_recipe
 
     loaded = load_recipe(recipe, base_dir=data_dir)
-    report = clean(loaded, out, progress=progress)
+    report = clean(loaded, out, progress=progress, num_proc=num_proc,
+                   executor=executor.value if executor is not None else None)
     page = write_html_report(out if out is not None else loaded.output_dir) if html else None
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))

@@ -11,14 +11,22 @@ previous output or none, and a rerun writes the same bytes):
     augmented.jsonl             with an `augment:` section: EDA copies of kept rows, each naming its source
     report.json                 counts, budget, PII, languages, lengths (+ noise scores with a sidecar)
 
+The per-row work (parsing, normalisers, filters, PII, dedup hashes) runs in `num_proc` worker
+processes or on Ray Data (`executor: ray`); the dedup decisions and the budget are made here, in
+input order, so every executor and process count writes the same bytes. A run killed outright
+leaves a hidden temporary folder, which the next run into the same place removes.
+
 >>> summary = clean(load_recipe("examples/customer-service/clean.yaml"), "out/clean")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from contextlib import ExitStack
+import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -27,37 +35,18 @@ from lmstack.atomic import atomic_path, write_json
 from lmstack.data.augment.back_translation import make_translator
 from lmstack.data.augment.run import augment
 from lmstack.data.budget import OverBudget, over_budget_error, relaxations
-from lmstack.data.chat import normalise_chat
-from lmstack.data.io import Rejects, Row, read_file
+from lmstack.data.io import Rejects, read_units
 from lmstack.data.noise_score import score_noise
 from lmstack.data.ops import build
 from lmstack.data.progress import Advance, count_rows, progress_bar
 from lmstack.data.ops.base import Operator, Outcome, Params
+from lmstack.data.parallel import map_stage
 from lmstack.data.recipe import Recipe
 from lmstack.data.report import RunStats, StepStats
+from lmstack.data.stage import Done, Rejected, Result, Stage, Step, Unit, with_texts
 from lmstack.errors import UserError
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
-def row_texts(row: Row, recipe: Recipe) -> tuple[dict[str, Any], list[str]] | str:
-    """(the row in its output shape, its texts), or the reason it has none."""
-    if recipe.format != "text":
-        chat = normalise_chat(row.data)
-        if chat is not None:
-            return chat, [m["content"] for m in chat["messages"]]
-        if recipe.format == "chat":
-            return "missing field: no messages, conversations, instruction/output or question/answer"
-    text = row.data.get(recipe.text_field)
-    if not isinstance(text, str):
-        return f"missing field: no string {recipe.text_field!r}"
-    return row.data, [text]
-
-
-def with_texts(data: dict[str, Any], texts: list[str], recipe: Recipe) -> dict[str, Any]:
-    if "messages" in data and recipe.format != "text":
-        return {**data, "messages": [{**m, "content": t} for m, t in zip(data["messages"], texts)]}
-    return {**data, recipe.text_field: texts[0]}
 
 
 class _Sinks:
@@ -66,13 +55,16 @@ class _Sinks:
     def __init__(self, root: Path, stack: ExitStack):
         self.root, self.stack, self.files = root, stack, {}
 
-    def write(self, kind: str, step: str, entry: dict[str, Any]) -> None:
+    def write_line(self, kind: str, step: str, line: str) -> None:
         key = (kind, step)
         if key not in self.files:
             (self.root / kind).mkdir(exist_ok=True)
             self.files[key] = self.stack.enter_context(open(self.root / kind / f"{step}.jsonl", "w", encoding="utf-8"))
         f: IO = self.files[key]
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        f.write(line + "\n")
+
+    def write(self, kind: str, step: str, entry: dict[str, Any]) -> None:
+        self.write_line(kind, step, json.dumps(entry, ensure_ascii=False))
 
 
 _BATCH = 256  # rows pushed through the steps together: embedding steps run one model call per batch
@@ -87,15 +79,48 @@ def _apply(op: Operator, items: list[tuple[list[str], str]]) -> list[Outcome]:
     return [op(texts) for texts, _ in items]
 
 
+def _batches(recipe: Recipe) -> Iterator[tuple[int, list[Unit]]]:
+    """(input index, up to `_BATCH` units) over every input in order; a batch holds one file's units."""
+    for tag, path in enumerate(recipe.inputs):
+        units: list[Unit] = []
+        for unit in read_units(recipe.resolve(path), name=path.as_posix()):
+            units.append(unit)
+            if len(units) >= _BATCH:
+                yield tag, units
+                units = []
+        if units:
+            yield tag, units
+
+
+def _results(recipe: Recipe, stage: Stage, params: dict[str, Params]) -> Iterator[tuple[int, list[Result]]]:
+    if recipe.executor == "ray":
+        from lmstack.data.ray_exec import map_stage_ray
+
+        files = [(tag, str(recipe.resolve(p)), p.as_posix()) for tag, p in enumerate(recipe.inputs)]
+        return map_stage_ray(stage, files, _BATCH, recipe.num_proc, params)
+    return map_stage(stage, _batches(recipe), recipe.num_proc, params)
+
+
+def _excluded(where: dict[str, Any], step: str, op: str, reason: str, row_json: str) -> str:
+    """The exclusion line json.dumps({**where, step, op, reason, row}) gives, from the row's JSON."""
+    head = json.dumps({**where, "step": step, "op": op, "reason": reason}, ensure_ascii=False)
+    return f'{head[:-1]}, "row": {row_json}}}'
+
+
 def _run(recipe: Recipe, params: dict[str, Params], out: Path, advance: Advance) -> tuple[RunStats, Rejects]:
-    """One pass over the inputs into the folder `out`, `_BATCH` rows at a time: each step sees the
-    rows in input order, so the output is the same as row by row."""
-    ops = [(s.step_name, s.op, build(s.op, params[s.step_name]), set(s.files) if s.files else None) for s in recipe.steps]
-    stats = RunStats({name: StepStats(name, op) for name, op, _, _ in ops})
+    """One pass over the inputs into the folder `out`, `_BATCH` rows at a time.
+
+    The per-row work (lmstack.data.stage) runs here, in worker processes or on Ray; the stateful
+    steps then see every batch in input order here, so the output is the same as row by row."""
+    stage = Stage.build(recipe, params, build=build)
+    steps = stage.steps
+    stateful = [i for i, s in enumerate(steps) if s.role != "row"]
+    stats = RunStats({s.name: StepStats(s.name, s.op_name) for s in steps})
     out.mkdir(parents=True)
     with ExitStack() as stack:
         rejects = Rejects(sink=stack.enter_context(open(out / "rejects.jsonl", "w", encoding="utf-8")))
         augmented = stack.enter_context(open(out / "augmented.jsonl", "w", encoding="utf-8")) if recipe.augment else None
+        targets = [stack.enter_context(open(out / f"{p.stem}.jsonl", "w", encoding="utf-8")) for p in recipe.inputs]
         put = partial(with_texts, recipe=recipe)
         pending: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []  # kept rows waiting to be augmented
         translator = (make_translator(recipe.augment.back_translation)
@@ -108,63 +133,98 @@ def _run(recipe: Recipe, params: dict[str, Params], out: Path, advance: Advance)
                     augmented.write(json.dumps(copy, ensure_ascii=False) + "\n")
             pending.clear()
 
-        def run_batch(batch: list[tuple[Row, dict[str, Any], list[str]]], target: IO) -> None:
-            texts_of = [texts for _, _, texts in batch]
-            alive = [True] * len(batch)
-            for name, op_name, op, files in ops:
-                todo = [i for i, (row, _, _) in enumerate(batch) if alive[i] and (files is None or row.file in files)]
+        def remove(step: Step, reason: str, line: str) -> None:
+            s = stats.steps[step.name]
+            s.removed += 1
+            s.reasons[_NUMBER.sub("#", reason)] += 1
+            sinks.write_line("exclusions", step.name, line)
+
+        def finish(results: list[Result], target: IO) -> None:
+            advance(len(results))
+            rows: list[Done] = []
+            for r in results:
+                if isinstance(r, Rejected):
+                    rejects.add(r.file, r.line, r.reason, r.raw)
+                else:
+                    stats.saw(r.file, r.before)
+                    rows.append(r)
+            gone = [len(steps)] * len(rows)  # index of the stateful step that removed the row
+            for k in stateful:
+                step = steps[k]
+                todo = [i for i, d in enumerate(rows) if gone[i] == len(steps) and k in d.seen]
                 if not todo:
                     continue
-                step = stats.steps[name]
-                outcomes = _apply(op, [(texts_of[i], f"{batch[i][0].file}:{batch[i][0].line}") for i in todo])
-                for i, outcome in zip(todo, outcomes):
-                    row, data, texts = batch[i][0], batch[i][1], texts_of[i]
-                    if outcome.texts is None:
-                        alive[i] = False
-                        step.removed += 1
-                        step.reasons[_NUMBER.sub("#", outcome.reason or "")] += 1
-                        sinks.write("exclusions", name, {**row.where(), "step": name, "op": op_name, "reason": outcome.reason,
-                                                         "row": with_texts(data, texts, recipe)})
-                    elif outcome.texts != texts:
-                        step.changed += 1
-                        step.tags.update(outcome.tags)
-                        sinks.write("changes", name, {**row.where(), "step": name, "tags": list(outcome.tags)})
-                        texts_of[i] = outcome.texts
-            for i, (row, data, _) in enumerate(batch):
-                if not alive[i]:
+                wheres = [f"{rows[i].file}:{rows[i].line}" for i in todo]
+                if step.role == "prepare":
+                    reasons = [step.op.decide(rows[i].seen[k].prepared, w) for i, w in zip(todo, wheres)]
+                else:
+                    outcomes = _apply(step.op, [(rows[i].seen[k].texts, w) for i, w in zip(todo, wheres)])
+                    reasons = [None if o.texts is not None else (o.reason or "") for o in outcomes]
+                for i, reason in zip(todo, reasons):
+                    if reason is not None:
+                        gone[i] = k
+                        d = rows[i]
+                        remove(step, reason, _excluded(d.where, step.name, step.op_name, reason, d.seen[k].row_json or d.out))
+            for d, limit in zip(rows, gone):
+                for j, tags in d.changes:
+                    if j > limit:
+                        break
+                    s = stats.steps[steps[j].name]
+                    s.changed += 1
+                    s.tags.update(tags)
+                    sinks.write("changes", steps[j].name, {**d.where, "step": steps[j].name, "tags": list(tags)})
+                if d.removed is not None:
+                    if d.removed[0] < limit:
+                        remove(steps[d.removed[0]], d.removed[1], d.removed[2])
                     continue
-                stats.kept(row.file, "\n".join(texts_of[i]))
-                kept = with_texts(data, texts_of[i], recipe)
-                target.write(json.dumps(kept, ensure_ascii=False) + "\n")
+                if limit < len(steps):
+                    continue
+                stats.kept(d.file, d.after)
+                target.write(d.out + "\n")
                 if augmented is not None:
-                    pending.append((kept, row.where(), texts_of[i]))
+                    pending.append((with_texts(d.data, d.texts, recipe), d.where, d.texts))
                     if len(pending) >= recipe.augment.back_translation.batch_size:
                         flush_augment()
 
-        for path in recipe.inputs:
-            target = stack.enter_context(open(out / f"{path.stem}.jsonl", "w", encoding="utf-8"))
-            batch: list[tuple[Row, dict[str, Any], list[str]]] = []
-            for row in read_file(recipe.resolve(path), rejects, name=path.as_posix()):
-                advance(1)
-                shaped = row_texts(row, recipe)
-                if isinstance(shaped, str):
-                    rejects.add(row.file, row.line, shaped, json.dumps(row.data, ensure_ascii=False))
-                    continue
-                data, texts = shaped
-                stats.saw(row.file, "\n".join(texts))
-                batch.append((row, data, texts))
-                if len(batch) >= _BATCH:
-                    run_batch(batch, target)
-                    batch = []
-            run_batch(batch, target)
+        for tag, results in _results(recipe, stage, params):
+            finish(results, targets[tag])
         flush_augment()
     return stats, rejects
 
 
-def clean(recipe: Recipe, out_dir: str | Path | None = None, *, progress: bool = False) -> dict[str, Any]:
+@contextmanager
+def _claimed(out: Path) -> Iterator[None]:
+    """Hold a shared lock on the output's folder for the run; a run that finds no other run holding
+    it first removes the temporary folders that killed runs (SIGKILL, power loss) left beside `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): leftovers stay, and are hidden dot-folders
+        yield
+        return
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for stale in [*out.parent.glob(f".{out.name}.*.tmp"), out.parent / f".{out.name}.old"]:
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                elif stale.exists():
+                    stale.unlink()
+        except BlockingIOError:
+            pass  # another run is writing here: its temporary folder is not stale
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def clean(recipe: Recipe, out_dir: str | Path | None = None, *, progress: bool = False,
+          num_proc: int | None = None, executor: str | None = None) -> dict[str, Any]:
     """Clean the recipe's inputs into `out_dir` (default: the recipe's output_dir); return the report dict.
 
-    `progress` shows a bar on stderr (rows, rows/s, and the ETA for line-based inputs).
+    `progress` shows a bar on stderr (rows, rows/s, and the ETA for line-based inputs); `num_proc`
+    and `executor` override the recipe's (the output is the same whatever they are).
 
     Over the removal budget it raises a UserError with the per-step table, or, with
     `on_budget: relax`, reruns with each relaxation in turn and reports which it applied.
@@ -172,13 +232,21 @@ def clean(recipe: Recipe, out_dir: str | Path | None = None, *, progress: bool =
     out = Path(out_dir) if out_dir is not None else recipe.output_dir
     if out is None:
         raise UserError("the recipe has no output_dir", hint="add `output_dir:` to the recipe or pass --out")
+    if num_proc is not None:
+        if num_proc < 1:
+            raise UserError(f"num_proc must be at least 1, not {num_proc}", hint="1 runs in this process; 2 or more use workers")
+        recipe = recipe.model_copy(update={"num_proc": num_proc})
+    if executor is not None:
+        if executor not in ("local", "ray"):
+            raise UserError(f"unknown executor {executor!r}", hint="choose local or ray")
+        recipe = recipe.model_copy(update={"executor": executor})
     params = recipe.step_params()
     total = count_rows([recipe.resolve(p) for p in recipe.inputs]) if progress else None
     applied: list[dict[str, Any]] = []
     steps = relaxations(recipe) if recipe.on_budget == "relax" else iter(())
     while True:
         try:
-            with atomic_path(out) as tmp, progress_bar(total, enabled=progress) as advance:
+            with _claimed(out), atomic_path(out) as tmp, progress_bar(total, enabled=progress) as advance:
                 stats, rejects = _run(recipe, params, tmp, advance)
                 if stats.removed_share > recipe.max_removed_ratio:
                     raise OverBudget(stats)

@@ -78,7 +78,7 @@ def file_format(path: Path) -> str:
     return path.suffix
 
 
-def _decoded_lines(path: Path, rejects: Rejects, name: str) -> Iterator[tuple[int, str]]:
+def decoded_lines(path: Path, rejects: Rejects, name: str) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) of each non-empty line; a line that is not UTF-8 becomes a reject.
 
     Decoding per line, not per file, keeps one mis-encoded line from losing its neighbours.
@@ -96,15 +96,22 @@ def _decoded_lines(path: Path, rejects: Rejects, name: str) -> Iterator[tuple[in
                 yield lineno, line.rstrip("\r\n")
 
 
+def parse_object(line: str) -> dict[str, Any] | str:
+    """One JSON-lines row as a dict, or the reason it is not one."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as e:
+        return f"bad JSON: {e.msg}"
+    if not isinstance(data, dict):
+        return f"bad JSON: a {type(data).__name__}, not an object"
+    return data
+
+
 def _jsonl(path: Path, rejects: Rejects, name: str) -> Iterator[Row]:
-    for lineno, line in _decoded_lines(path, rejects, name):
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as e:
-            rejects.add(name, lineno, f"bad JSON: {e.msg}", line)
-            continue
-        if not isinstance(data, dict):
-            rejects.add(name, lineno, f"bad JSON: a {type(data).__name__}, not an object", line)
+    for lineno, line in decoded_lines(path, rejects, name):
+        data = parse_object(line)
+        if isinstance(data, str):
+            rejects.add(name, lineno, data, line)
             continue
         yield Row(data, name, lineno)
 
@@ -125,7 +132,7 @@ def _json(path: Path, rejects: Rejects, name: str) -> Iterator[Row]:
 
 
 def _csv(path: Path, rejects: Rejects, name: str) -> Iterator[Row]:
-    lines = _decoded_lines(path, rejects, name)
+    lines = decoded_lines(path, rejects, name)
     header = next(lines, None)
     if header is None:
         return
@@ -139,7 +146,7 @@ def _csv(path: Path, rejects: Rejects, name: str) -> Iterator[Row]:
 
 
 def _txt(path: Path, rejects: Rejects, name: str) -> Iterator[Row]:
-    for lineno, line in _decoded_lines(path, rejects, name):
+    for lineno, line in decoded_lines(path, rejects, name):
         yield Row({"text": line.strip()}, name, lineno)
 
 
@@ -180,3 +187,27 @@ def read_rows(paths: Iterable[str | Path], rejects: Rejects) -> Iterator[Row]:
     for path in paths:
         yield from read_file(path, rejects)
 
+
+
+def read_units(path: str | Path, name: str | None = None) -> Iterator[tuple[str, int, str, Any]]:
+    """The file as (file, line, kind, payload) units, in order, with its read errors among them:
+    a JSON-lines file gives ("json", the line) for the parsing to happen where the rows are processed;
+    other formats give ("row", the record); a row that cannot be read gives ("reject", (reason, raw))."""
+    path = Path(path)
+    name = name or str(path)
+    collected = Rejects()
+
+    def flush() -> Iterator[tuple[str, int, str, Any]]:
+        for r in collected.rows:
+            yield r["file"], r["line"], "reject", (r["reason"], r.get("raw"))
+        collected.rows.clear()
+
+    if file_format(path) == ".jsonl":
+        for lineno, line in decoded_lines(path, collected, name):
+            yield from flush()
+            yield name, lineno, "json", line
+    else:
+        for row in read_file(path, collected, name):
+            yield from flush()
+            yield row.file, row.line, "row", row.data
+    yield from flush()

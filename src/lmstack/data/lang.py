@@ -22,11 +22,22 @@ _ZH_SHARE = 0.3  # of the letters: a Chinese sentence with an English product na
 
 def tokens(text: str) -> list[str]:
     """Words for rules written for English: a Chinese character counts as one word, as in Gopher-zh."""
-    return _TOKEN.findall(text)
+    return list(token_tuple(text))
 
 
+# Several operators look at the same text in a row (quality rules, repetition rules, dedup shingles,
+# the report's language count): the last few texts' tokens and languages are kept, not recomputed.
+@lru_cache(maxsize=16)
+def token_tuple(text: str) -> tuple[str, ...]:
+    """`tokens(text)` as a tuple, remembered for the last few texts."""
+    return tuple(_TOKEN.findall(text))
+
+
+@lru_cache(maxsize=64)
 def script_lang(text: str) -> str:
     """'zh', 'en' or 'other' by script alone — cheap enough to call on every row."""
+    if text.isascii():  # no CJK, and every letter is Latin
+        return "en" if _LATIN_LETTER.search(text) else "other"
     cjk = len(_CJK_CHAR.findall(text))
     latin = len(_LATIN_LETTER.findall(text))
     letters = len(_LETTER.findall(text))

@@ -9,6 +9,7 @@ steps:
     max: 2000
 max_removed_ratio: 0.15
 on_budget: relax
+num_proc: 2                                     # worker processes; the output is the same for any value
 relax:
   - {step: length, param: max, values: [4000, 8000]}
 ```
@@ -71,6 +72,10 @@ class Recipe(BaseModel):
     output_dir: Path | None = Field(None, description="Where cleaned files, exclusions and the report go (the CLI's --out overrides).")
     base_dir: Path | None = Field(None, description="Folder the inputs and noise_sidecar are relative to (default: the recipe's folder).")
     augment: AugmentConfig | None = Field(None, description="EDA augmentation of the kept rows into augmented.jsonl (none by default).")
+    num_proc: int = Field(1, ge=1, le=256, description="Processes for the per-row work (parsing, normalisers, filters, PII, dedup hashes); "
+                                                       "dedup decisions stay in input order, so the output is the same for any value.")
+    executor: Literal["local", "ray"] = Field("local", description="local: worker processes on this machine; ray: Ray Data map_batches on "
+                                                                   "num_proc actors (a local Ray instance, or RAY_ADDRESS's cluster).")
     noise_sidecar: Path | None = Field(None, description="A noise.jsonl listing injected noise: the report then scores removal against it.")
     noise_targets: dict[str, list[str]] = Field(
         {}, description="Noise type → the steps meant to catch it (`step` for removal, `step:tag` for a change such as pii:phone); "

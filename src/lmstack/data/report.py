@@ -25,6 +25,12 @@ def length_stats(lengths: list[int]) -> dict[str, float]:
             "p10": q(0.1), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": ordered[-1]}
 
 
+def measure(texts: list[str]) -> tuple[int, str]:
+    """A row's length in characters (its texts joined by newlines) and its script language."""
+    text = "\n".join(texts)
+    return len(text), script_lang(text)
+
+
 # Doubling bins: texts run from a few characters (questions) to tens of thousands (web pages).
 LENGTH_EDGES = [0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 
@@ -70,15 +76,16 @@ class RunStats:
     def removed_share(self) -> float:
         return self.removed / self.read if self.read else 0.0
 
-    def saw(self, file: str, text: str) -> None:
+    def saw(self, file: str, measured: tuple[int, str]) -> None:
+        """Count a row read: `measured` is its texts' `measure()`."""
         self.rows_read[file] += 1
-        self.lengths_before.append(len(text))
-        self.langs_before[script_lang(text)] += 1
+        self.lengths_before.append(measured[0])
+        self.langs_before[measured[1]] += 1
 
-    def kept(self, file: str, text: str) -> None:
+    def kept(self, file: str, measured: tuple[int, str]) -> None:
         self.rows_kept[file] += 1
-        self.lengths_after.append(len(text))
-        self.langs_after[script_lang(text)] += 1
+        self.lengths_after.append(measured[0])
+        self.langs_after[measured[1]] += 1
 
     def table(self) -> list[dict[str, Any]]:
         """Per step: rows removed and changed, and the removed share of the rows read."""

@@ -19,6 +19,7 @@ from typing import Any
 from lmstack.data.augment.back_translation import back_translate
 from lmstack.data.augment.config import AugmentConfig
 from lmstack.data.augment.eda import eda
+from lmstack.data.augment.neighbours import EmbeddingSynonyms
 from lmstack.data.augment.synonyms import CilinSynonyms, NoSynonyms, Synonyms
 from lmstack.data.augment.translate import Translator
 from lmstack.data.lang import script_lang
@@ -34,8 +35,9 @@ def bigram_jaccard(a: str, b: str) -> float:
 
 @lru_cache(maxsize=1)
 def _synonyms_for(lang: str) -> Synonyms:
-    # English synonyms need embeddings (not in this increment): English gets insert-free EDA.
-    return CilinSynonyms() if lang == "zh" else NoSynonyms()
+    if lang == "zh":
+        return CilinSynonyms()
+    return EmbeddingSynonyms() if lang == "en" else NoSynonyms()
 
 
 def augment(rows: Iterable[tuple[dict[str, Any], dict[str, Any], list[str]]], cfg: AugmentConfig, counts: Counter,

@@ -49,9 +49,12 @@ def drop_on_first(check: Callable[[str], str | None], texts: list[str]) -> Outco
 
 class Operator(Protocol):
     """Called once per row, in input order. Stateful operators (dedup) set `wants_where = True`
-    and are then called as `op(texts, "file:line")`, so a removal can name the row it repeats.
-    An operator that gains from batches (embeddings) may also define `batch([(texts, where), ...])
-    -> [Outcome, ...]`, giving what calls row by row, in order, would give."""
+    and are then called as `op(texts, "file:line")`, so a removal can name the row it repeats;
+    they keep or remove a row, never change its texts. An operator that gains from batches
+    (embeddings) may also define `batch([(texts, where), ...]) -> [Outcome, ...]`, giving what calls
+    row by row, in order, would give. A stateful operator whose per-row work needs no other row
+    may split itself into `prepare(texts) -> value` (run in parallel workers; picklable value) and
+    `decide(value, where) -> removal reason or None` (run in input order)."""
 
     def __call__(self, texts: list[str]) -> Outcome: ...
 

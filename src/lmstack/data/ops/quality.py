@@ -5,12 +5,14 @@ about English word shapes (mean word length) are skipped for Chinese text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from pydantic import Field
 
-from lmstack.data.lang import script_lang, tokens
+from lmstack.data.lang import script_lang, token_tuple, tokens
 from lmstack.data.ops.base import Outcome, Params, drop, drop_on_first, keep, register
 
 _STOP_WORDS = {"en": frozenset({"the", "be", "to", "of", "and", "that", "have", "with"}),
@@ -43,7 +45,7 @@ class GopherQuality:
 
     def _check(self, text: str) -> str | None:
         p, lang = self.p, script_lang(text)
-        words = tokens(text)
+        words = token_tuple(text)
         if len(words) < p.min_words:
             return f"gopher_quality: {len(words)} words < {p.min_words}"
         if len(words) > p.max_words:
@@ -52,7 +54,10 @@ class GopherQuality:
             mean = sum(map(len, words)) / len(words)
             if not p.min_mean_word_length <= mean <= p.max_mean_word_length:
                 return f"gopher_quality: mean word length {mean:.1f} outside [{p.min_mean_word_length}, {p.max_mean_word_length}]"
-        alpha = sum(any(ch.isalpha() for ch in w) for w in words) / len(words)
+        n_alpha = sum(map(str.isalpha, words))  # most words are all letters; look inside the others
+        if n_alpha < len(words):
+            n_alpha += sum(any(ch.isalpha() for ch in w) for w in words if not w.isalpha())
+        alpha = n_alpha / len(words)
         if alpha < p.min_alpha_word_ratio:
             return f"gopher_quality: alphabetic words {alpha:.2f} < {p.min_alpha_word_ratio}"
         lines = [line.strip() for line in text.split("\n") if line.strip()]
@@ -63,7 +68,7 @@ class GopherQuality:
         if ellipsis > p.max_ellipsis_lines_ratio:
             return f"gopher_quality: ellipsis lines {ellipsis:.2f} > {p.max_ellipsis_lines_ratio}"
         stops = _STOP_WORDS["zh" if lang == "zh" else "en"]
-        n_stop = sum(w.lower() in stops for w in words)
+        n_stop = sum(map(stops.__contains__, map(str.lower, words)))
         if n_stop < p.min_stop_words:
             return f"gopher_quality: {n_stop} stop words < {p.min_stop_words}"
         return None
@@ -85,28 +90,39 @@ def _duplicate_share(items: list[str]) -> tuple[float, float]:
     return dup_items / max(len(items), 1), dup_chars / total_chars
 
 
-def _top_ngram_share(words: list[str], n: int) -> float:
+def _ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    """Every n-gram of `words` in order (built by zip, in C)."""
+    return list(zip(*(words[i:] for i in range(n))))
+
+
+def _top_ngram_share(words: Sequence[str], n: int) -> float:
     """Characters in the most frequent n-gram's occurrences over all characters (Gopher's top n-gram)."""
-    grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    grams = Counter(_ngrams(words, n))
     if not grams:
         return 0.0
     gram, count = grams.most_common(1)[0]
     return count * sum(map(len, gram)) / max(sum(map(len, words)), 1)
 
 
-def _duplicated_ngram_share(words: list[str], n: int) -> float:
-    """Characters covered by n-grams seen before, each counted once (datatrove's find_all_duplicate)."""
+def _duplicated_ngram_share(words: Sequence[str], n: int) -> float:
+    """Characters covered by n-grams seen before, each counted once (datatrove's find_all_duplicate).
+
+    0.0 exactly when no n-gram repeats, and then no longer one does either."""
+    grams = _ngrams(words, n)
+    if len(set(grams)) == len(grams):  # the usual case: nothing repeats, no walk needed
+        return 0.0
+    ends = list(itertools.accumulate(map(len, words), initial=0))  # characters before word i: ends[i]
     seen: set[tuple[str, ...]] = set()
     covered, i = 0, 0
-    while i <= len(words) - n:
-        gram = tuple(words[i:i + n])
+    while i < len(grams):
+        gram = grams[i]
         if gram in seen:
-            covered += sum(map(len, gram))
+            covered += ends[i + n] - ends[i]
             i += n
         else:
             seen.add(gram)
             i += 1
-    return covered / max(sum(map(len, words)), 1)
+    return covered / max(ends[-1], 1)
 
 
 class GopherRepetitionParams(Params):
@@ -136,7 +152,7 @@ class GopherRepetition:
 
     def _check(self, text: str) -> str | None:
         p = self.p
-        words = tokens(text)
+        words = token_tuple(text)
         if len(words) < p.min_words:
             return None
         lines = [line for line in text.split("\n") if line.strip()]
@@ -158,6 +174,8 @@ class GopherRepetition:
             share = _duplicated_ngram_share(words, n * scale)
             if share > limit:
                 return f"gopher_repetition: repeated {n}-grams {share:.2f} > {limit}"
+            if share == 0.0:  # no n-gram repeats, so no longer one does
+                break
         return None
 
     def __call__(self, texts: list[str]) -> Outcome:
