@@ -18,7 +18,9 @@ buffers, and `slot_attention`, an attention function registered with transformer
 each token to its own slot (see `kv_cache`); so every architecture transformers implements with
 the standard cache and attention interfaces (Llama, Mistral, Qwen2, …) runs unchanged. `start()`
 switches the model to that attention and `shutdown()` switches it back; in between, HF `generate`
-on the same model still gets transformers' SDPA attention.
+on the same model still gets transformers' SDPA attention. On a CPU in bf16, `start()` also packs
+the linear layers' weights for oneDNN (`packed_linear`: the same results, a third less time per
+decode step, one extra copy of the weights in memory) until `shutdown()`.
 
 Threading: the scheduler's state is guarded by one condition variable, held only for bookkeeping
 (never during a forward). The KV buffers are touched by the loop thread alone, so aborts and
@@ -48,6 +50,7 @@ from lmstack.serve.engine.base import (
     TokenEvent,
 )
 from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, SlotCache, StepLayout, install_slot_attention
+from lmstack.serve.engine.packed_linear import PackedLinears
 from lmstack.serve.engine.sampling import make_generator, sample
 from lmstack.serve.engine.scheduler import PrefillChunk, Scheduler, Sequence
 
@@ -103,11 +106,13 @@ class LmstackEngine:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._attn_before = model.config._attn_implementation
+        self._packed = PackedLinears([])
 
     async def start(self) -> None:
         """Start the step loop (idempotent)."""
         if self._thread is None:
             self._attn_before = install_slot_attention(self.model)
+            self._packed = PackedLinears.install(self.model)  # bf16 on CPU: oneDNN-prepacked weights
             self._thread = threading.Thread(target=self._run, name=f"lmstack-engine-{self.model_name}", daemon=True)
             self._thread.start()
 
@@ -191,6 +196,7 @@ class LmstackEngine:
             await asyncio.to_thread(self._thread.join)
             # Give the model back as it came (transformers' own continuous batching refuses custom attention).
             self.model.set_attn_implementation(self._attn_before)
+            self._packed.remove()
 
     # The step loop, on its own thread.
 

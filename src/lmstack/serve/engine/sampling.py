@@ -103,6 +103,12 @@ def apply_masks(logits: torch.Tensor, masks: Sequence[Callable[[torch.Tensor], t
     return errors
 
 
+def is_plain_greedy(p: SamplingParams) -> bool:
+    """Greedy with no logits processor and no logprobs: the argmax of the raw logits is the answer."""
+    return (p.temperature <= 0 and p.logprobs is None and not p.logit_bias and not p.presence_penalty
+            and not p.frequency_penalty)
+
+
 def sample(logits: torch.Tensor, params: Sequence[SamplingParams], output_token_ids: Sequence[Sequence[int]],
            generators: Sequence[torch.Generator | None],
            masks: Sequence[Callable[[torch.Tensor], torch.Tensor] | None] | None = None) -> list[Sample]:
@@ -112,6 +118,9 @@ def sample(logits: torch.Tensor, params: Sequence[SamplingParams], output_token_
     is row i's generator (unused, may be None, for greedy rows); `masks[i]`, if any, maps row i's
     processed logits (V,) to the ids it may take.
     """
+    if masks is None and all(is_plain_greedy(p) for p in params):
+        # The common serving step: one argmax over the batch and one copy to Python, nothing else.
+        return [Sample(token) for token in logits.argmax(dim=-1).tolist()]
     logits = logits.float()
     raw_logprobs = logits.log_softmax(dim=-1) if any(p.logprobs is not None for p in params) else None
     processed = apply_penalties_and_bias(logits, params, output_token_ids)
