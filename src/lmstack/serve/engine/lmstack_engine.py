@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -53,6 +52,7 @@ from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, SlotCache, Ste
 from lmstack.serve.engine.packed_linear import PackedLinears
 from lmstack.serve.engine.sampling import make_generator, sample
 from lmstack.serve.engine.scheduler import PrefillChunk, Scheduler, Sequence
+from lmstack.serve.engine.threaded import ThreadedEngine
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,12 @@ class _Live:
     queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def request_id(self) -> str:
+        return self.sequence.request_id
 
-class LmstackEngine:
+
+class LmstackEngine(ThreadedEngine):
     """Continuous batching engine for a causal LM (implements `lmstack.serve.engine.base.Engine`).
 
     max_batch_size: sequences decoding at once (= KV slots); max_queue: requests waiting beyond
@@ -99,12 +103,7 @@ class LmstackEngine:
             eos_token_ids = set() if eos is None else {eos} if isinstance(eos, int) else set(eos)
         self.eos_token_ids = eos_token_ids
         self._no_mask = torch.zeros((1, 1, 1, 1), dtype=model.dtype, device=model.device)
-        self._cond = threading.Condition()
-        self._live: dict[str, _Live] = {}
-        self._aborts: set[str] = set()
-        self._draining = False
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._init_loop()
         self._attn_before = model.config._attn_implementation
         self._packed = PackedLinears([])
 
@@ -127,16 +126,7 @@ class LmstackEngine:
         if len(prompt) >= self.max_context:
             raise ValueError(f"the prompt has {len(prompt)} tokens; this engine's context holds {self.max_context}, "
                              "prompt and at least one generated token")
-        if params.max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        # A bad id would fail the whole step, and with it every request in the batch: refuse it here.
-        for what, ids in (("prompt", prompt), ("logit_bias", params.logit_bias)):
-            if not all(0 <= t < self.vocab_size for t in ids):
-                raise ValueError(f"the {what} has token ids outside the model's vocabulary of {self.vocab_size}")
-        if params.logprobs is not None and not 0 <= params.logprobs <= self.vocab_size:
-            raise ValueError(f"logprobs must be between 0 and the vocabulary size {self.vocab_size}")
-        if self._thread is None:
-            raise RuntimeError("call `await engine.start()` before generate()")
+        self._check("prompt", prompt, params)
         seq = Sequence(request.request_id, list(prompt), params)
         live = _Live(seq, asyncio.get_running_loop(), make_generator(params.seed) if params.temperature > 0 else None,
                      params.constraint() if params.constraint is not None else None)
@@ -150,31 +140,6 @@ class LmstackEngine:
             self._cond.notify()
         return self._stream(live)
 
-    async def _stream(self, live: _Live) -> AsyncIterator[TokenEvent]:
-        try:
-            while True:
-                event = await live.queue.get()
-                yield event
-                if event.finish_reason is not None:
-                    return
-        finally:
-            if not live.closed.is_set():
-                self._request_abort(live.sequence.request_id)
-
-    async def abort(self, request_id: str) -> None:
-        """Stop `request_id`; returns once its slot is free and its stream has its 'abort' event."""
-        with self._cond:
-            live = self._live.get(request_id)
-        if live is None:
-            return
-        self._request_abort(request_id)
-        await live.closed.wait()
-
-    def _request_abort(self, request_id: str) -> None:
-        with self._cond:
-            self._aborts.add(request_id)
-            self._cond.notify()
-
     def stats(self) -> EngineStats:
         """Running counts prompts being prefilled; KV usage is the share of slots taken."""
         with self._cond:
@@ -183,17 +148,7 @@ class LmstackEngine:
 
     async def shutdown(self, drain_timeout_s: float = 30.0) -> None:
         """Refuse new requests, let running ones finish for up to drain_timeout_s, then abort the rest."""
-        with self._cond:
-            self._draining = True
-        deadline = time.monotonic() + drain_timeout_s
-        while self._live and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        with self._cond:
-            self._aborts.update(self._live)
-            self._stopping = True
-            self._cond.notify()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
+        if await self._drain_and_stop(drain_timeout_s):
             # Give the model back as it came (transformers' own continuous batching refuses custom attention).
             self.model.set_attn_implementation(self._attn_before)
             self._packed.remove()
@@ -327,12 +282,3 @@ class LmstackEngine:
         _, moves = self.scheduler.free(request_id)
         self.kv.move(moves)
         self._live.pop(request_id, None)
-
-    @staticmethod
-    def _deliver(live: _Live, event: TokenEvent) -> None:
-        def put() -> None:
-            live.queue.put_nowait(event)
-            if event.finish_reason is not None:
-                live.closed.set()
-
-        live.loop.call_soon_threadsafe(put)

@@ -51,6 +51,7 @@ from lmstack.serve.engine.base import (
     TokenEvent,
 )
 from lmstack.serve.engine.sampling import make_generator, sample
+from lmstack.serve.engine.threaded import ThreadedEngine
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,12 @@ class _Live:
     queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
 
-class Seq2SeqEngine:
+
+class Seq2SeqEngine(ThreadedEngine):
     """Batch-by-batch engine for an encoder-decoder model (implements `lmstack.serve.engine.base.Engine`).
 
     max_batch_size: rows decoded together; max_queue: requests waiting beyond them before
@@ -113,14 +118,9 @@ class Seq2SeqEngine:
             eos = gen.eos_token_id
             eos_token_ids = set() if eos is None else {eos} if isinstance(eos, int) else set(eos)
         self.eos_token_ids = eos_token_ids
-        self._cond = threading.Condition()
+        self._init_loop()
         self._waiting: deque[_Live] = deque()
-        self._live: dict[str, _Live] = {}
         self._running = 0
-        self._aborts: set[str] = set()
-        self._draining = False
-        self._stopping = False
-        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
         """Start the batch loop (idempotent)."""
@@ -135,15 +135,7 @@ class Seq2SeqEngine:
             raise ValueError("the source has no tokens")
         if len(source) > self.max_context:
             raise ValueError(f"the source has {len(source)} tokens; this model's encoder takes {self.max_context}")
-        if params.max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        for what, ids in (("source", source), ("logit_bias", params.logit_bias)):
-            if not all(0 <= t < self.vocab_size for t in ids):
-                raise ValueError(f"the {what} has token ids outside the model's vocabulary of {self.vocab_size}")
-        if params.logprobs is not None and not 0 <= params.logprobs <= self.vocab_size:
-            raise ValueError(f"logprobs must be between 0 and the vocabulary size {self.vocab_size}")
-        if self._thread is None:
-            raise RuntimeError("call `await engine.start()` before generate()")
+        self._check("source", source, params)
         live = _Live(request, asyncio.get_running_loop(),
                      make_generator(params.seed) if params.temperature > 0 else None,
                      params.constraint() if params.constraint is not None else None)
@@ -159,31 +151,6 @@ class Seq2SeqEngine:
             self._cond.notify()
         return self._stream(live)
 
-    async def _stream(self, live: _Live) -> AsyncIterator[TokenEvent]:
-        try:
-            while True:
-                event = await live.queue.get()
-                yield event
-                if event.finish_reason is not None:
-                    return
-        finally:
-            if not live.closed.is_set():
-                self._request_abort(live.request.request_id)
-
-    async def abort(self, request_id: str) -> None:
-        """Stop `request_id`; returns once its stream has its 'abort' event (at the next step)."""
-        with self._cond:
-            live = self._live.get(request_id)
-        if live is None:
-            return
-        self._request_abort(request_id)
-        await live.closed.wait()
-
-    def _request_abort(self, request_id: str) -> None:
-        with self._cond:
-            self._aborts.add(request_id)
-            self._cond.notify()
-
     def stats(self) -> EngineStats:
         """Rows decoding and requests waiting; the cache share is the share of batch rows in use."""
         with self._cond:
@@ -192,17 +159,7 @@ class Seq2SeqEngine:
 
     async def shutdown(self, drain_timeout_s: float = 30.0) -> None:
         """Refuse new requests, let running ones finish for up to drain_timeout_s, then abort the rest."""
-        with self._cond:
-            self._draining = True
-        deadline = time.monotonic() + drain_timeout_s
-        while self._live and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        with self._cond:
-            self._aborts.update(self._live)
-            self._stopping = True
-            self._cond.notify()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
+        await self._drain_and_stop(drain_timeout_s)
 
     # The batch loop, on its own thread.
 
@@ -343,15 +300,6 @@ class Seq2SeqEngine:
         """With the lock held: send a request's last event and forget it."""
         self._live.pop(live.request.request_id, None)
         self._deliver(live, event)
-
-    @staticmethod
-    def _deliver(live: _Live, event: TokenEvent) -> None:
-        def put() -> None:
-            live.queue.put_nowait(event)
-            if event.finish_reason is not None:
-                live.closed.set()
-
-        live.loop.call_soon_threadsafe(put)
 
 
 def load_seq2seq_engine(model_path: str, *, device: str = "auto", dtype: str = "auto", max_batch_size: int = 16,

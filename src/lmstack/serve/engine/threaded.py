@@ -1,0 +1,93 @@
+"""What lmstack's engines share: a step loop on its own thread, each request streamed back to the
+event loop through a queue, aborts and draining under one lock.
+
+An engine keeps a `_live` entry per request (with `request_id`, `loop`, `queue` and `closed`), runs
+`_run` on `self._thread`, and wakes it through `self._cond`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from lmstack.serve.engine.base import SamplingParams, TokenEvent
+
+
+class ThreadedEngine:
+    vocab_size: int
+
+    def _init_loop(self) -> None:
+        self._cond = threading.Condition()
+        self._live: dict[str, Any] = {}
+        self._aborts: set[str] = set()
+        self._draining = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def _check(self, what: str, ids: Sequence[int], params: SamplingParams) -> None:
+        """The checks every request passes before it is queued (a bad id would fail the whole step,
+        and with it every request in the batch)."""
+        if params.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+        for name, values in ((what, ids), ("logit_bias", params.logit_bias)):
+            if not all(0 <= t < self.vocab_size for t in values):
+                raise ValueError(f"the {name} has token ids outside the model's vocabulary of {self.vocab_size}")
+        if params.logprobs is not None and not 0 <= params.logprobs <= self.vocab_size:
+            raise ValueError(f"logprobs must be between 0 and the vocabulary size {self.vocab_size}")
+        if self._thread is None:
+            raise RuntimeError("call `await engine.start()` before generate()")
+
+    async def _stream(self, live) -> AsyncIterator[TokenEvent]:
+        try:
+            while True:
+                event = await live.queue.get()
+                yield event
+                if event.finish_reason is not None:
+                    return
+        finally:
+            if not live.closed.is_set():  # the consumer went away: free its place at the next step
+                self._request_abort(live.request_id)
+
+    async def abort(self, request_id: str) -> None:
+        """Stop `request_id`; returns once its stream has its 'abort' event (at the next step)."""
+        with self._cond:
+            live = self._live.get(request_id)
+        if live is None:
+            return
+        self._request_abort(request_id)
+        await live.closed.wait()
+
+    def _request_abort(self, request_id: str) -> None:
+        with self._cond:
+            self._aborts.add(request_id)
+            self._cond.notify()
+
+    async def _drain_and_stop(self, drain_timeout_s: float) -> bool:
+        """Refuse new requests, let running ones finish for up to drain_timeout_s, abort the rest and
+        stop the loop; whether a loop thread was running."""
+        with self._cond:
+            self._draining = True
+        deadline = time.monotonic() + drain_timeout_s
+        while self._live and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        with self._cond:
+            self._aborts.update(self._live)
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is None:
+            return False
+        await asyncio.to_thread(self._thread.join)
+        return True
+
+    @staticmethod
+    def _deliver(live, event: TokenEvent) -> None:
+        """From the loop thread: hand `event` to the request's stream on its event loop."""
+        def put() -> None:
+            live.queue.put_nowait(event)
+            if event.finish_reason is not None:
+                live.closed.set()
+
+        live.loop.call_soon_threadsafe(put)
