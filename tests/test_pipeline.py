@@ -285,3 +285,21 @@ def test_image_text_example_runs_through_retrieval_eval(tmp_path):
     assert done["bench"].manifest["metrics"] == {"skipped": "bench.enabled is false"}
     page = done["report"].output("report").read_text(encoding="utf-8")
     assert "4 · Evaluation: base against trained" in page and "/v1/embeddings" in page
+
+
+def test_report_shows_how_to_call_the_model_with_the_projects_own_prompt(tmp_path):
+    import shlex
+    from pathlib import Path
+
+    from lmstack.pipeline.report_stage import serve_commands
+    from lmstack.runs import StageOutcome
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "customer-service" / "project.yaml"
+    cfg = load_config(example, ["finetune.sample_prompts=[\"It's 转账?\"]"])
+    tuned = StageOutcome("finetune", tmp_path / "finetune", {"outputs": {"model": {"path": "model"}}}, skipped=True)
+    text = serve_commands(cfg, {"finetune": tuned})
+    assert f"lmstack serve --model customer-service={tmp_path / 'finetune' / 'model'} --port 8000" in text
+    curl = next(line for line in text.splitlines() if line.lstrip().startswith("-d "))
+    body = json.loads(shlex.split(curl)[1])  # the shell quoting gives back valid JSON with the prompt
+    assert body["messages"] == [{"role": "user", "content": "It's 转账?"}]
+    assert serve_commands(cfg, {}) == "Train a model first: lmstack run <project.yaml>"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lmstack.atomic import write_text
 from lmstack.config.schema import ProjectConfig
+from lmstack.errors import UserError
 from lmstack.pipeline.common import final_model, has_model
 from lmstack.runs import RunDir, StageOutcome, StageResult
 
@@ -55,27 +56,29 @@ def render_report(run: RunDir, cfg: ProjectConfig, done: dict[str, StageOutcome]
 
 
 def serve_commands(cfg: ProjectConfig, done: dict[str, StageOutcome]) -> str:
-    """The commands that serve the final model and call it."""
+    """The commands that serve the final model and call it, with the project's own sample prompt."""
     try:
         model = final_model(done)
-    except Exception:
+    except UserError:
         return "Train a model first: lmstack run <project.yaml>"
     name = cfg.project.name
-    embeddings = (cfg.finetune or cfg.train).recipe == "contrastive"
+    section = cfg.finetune or cfg.train
+    base = f"http://127.0.0.1:{cfg.serve.port}/v1"
     lines = [f"lmstack serve --model {name}={shlex.quote(str(model))} --port {cfg.serve.port}",
              "# or, with the whole project's settings:  lmstack run <project.yaml> --serve", ""]
-    base = f"http://127.0.0.1:{cfg.serve.port}/v1"
-    if embeddings:
+    if section.recipe == "contrastive":
         lines.append(f"curl -s {base}/embeddings -H 'Content-Type: application/json' \\\n"
                      f"  -d '{{\"model\": \"{name}\", \"input\": [\"three red circles at the top\"]}}'")
     else:
+        prompt = json.dumps(section.sample_prompts[0].strip() if section.sample_prompts else "Hello", ensure_ascii=False)
+        in_shell = prompt.replace("'", "'\\''")  # inside the single-quoted JSON body
         lines += [f"curl -s {base}/chat/completions -H 'Content-Type: application/json' \\",
-                  f"  -d '{{\"model\": \"{name}\", \"messages\": [{{\"role\": \"user\", \"content\": \"How do I reset my "
-                  "online banking password?\"}], \"max_tokens\": 64}'",
+                  f"  -d '{{\"model\": \"{name}\", \"messages\": [{{\"role\": \"user\", \"content\": {in_shell}}}], "
+                  "\"max_tokens\": 64}'",
                   "", "# Python, with the official client:",
                   "from openai import OpenAI",
                   f"client = OpenAI(base_url=\"{base}\", api_key=\"sk-...\")",
-                  f"client.chat.completions.create(model=\"{name}\", messages=[{{\"role\": \"user\", \"content\": \"转账限额是多少？\"}}])"]
+                  f"client.chat.completions.create(model=\"{name}\", messages=[{{\"role\": \"user\", \"content\": {prompt}}}])"]
     lines += ["", "# before opening the port to other machines: lmstack keys create <name>  (then every route but "
               "/health needs the key)"]
     return "\n".join(lines)
