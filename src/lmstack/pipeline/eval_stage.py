@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmstack.atomic import write_json, write_text
 from lmstack.config.schema import ProjectConfig
-from lmstack.pipeline.common import has_model, read_dataset
+from lmstack.pipeline.common import final_model, has_model, read_dataset
 from lmstack.runs import RunDir, StageOutcome, StageResult
 
 
@@ -80,7 +80,7 @@ def _retrieval(stage_dir: Path, cfg: ProjectConfig, done: dict) -> StageResult:
         raise UserError("the contrastive eval scores retrieval on data.test, which is empty",
                         hint="list a jsonl of {image, caption} rows under data.test")
     pairs = [p for f in test_files for p in read_pairs(f)[0]]
-    trained_dir = Path(compared_models(cfg, done)["tuned" if has_model(done.get("finetune")) else "trained"])
+    trained_dir = final_model(done)
     tokenizer = AutoTokenizer.from_pretrained(trained_dir)
     trained = CLIPModel.from_pretrained(trained_dir).eval()
     if cfg.model.path:
