@@ -170,5 +170,5 @@ def test_recipe_file_errors(tmp_path):
     with pytest.raises(UserError, match="no such recipe file"):
         load_recipe(tmp_path / "missing.yaml")
     (tmp_path / "bad.yaml").write_text("inputs: [a\n")
-    with pytest.raises(UserError, match="not valid YAML"):
+    with pytest.raises(UserError, match=r"bad.yaml:2:1: malformed YAML"):
         load_recipe(tmp_path / "bad.yaml")

@@ -229,3 +229,12 @@ def test_chat_template_tasks_send_messages_and_apply_the_models_template(task_di
     f1 = record["tasks"]["answers"]["metrics"]["f1"]
     lo, hi = f1["intervals"]["f1"]
     assert lo <= f1["scores"]["f1"] <= hi and f1["confidence"] == 0.95
+
+
+def test_task_file_mistakes_name_their_line_and_the_closest_key(tmp_path):
+    (tmp_path / "t.yaml").write_text("tasks:\n  - name: a\n    dataset: {path: d.jsonl}\n    promt: '{{ q }}'\n")
+    with pytest.raises(UserError) as err:
+        load_tasks(tmp_path / "t.yaml")
+    message = err.value.message
+    assert f"{tmp_path / 't.yaml'}:4: tasks.0.promt: unknown key; did you mean 'prompt'?" in message
+    assert f"{tmp_path / 't.yaml'}:2: tasks.0.prompt: required field is missing" in message

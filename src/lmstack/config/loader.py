@@ -26,11 +26,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 
     >>> cfg = load_config("examples/customer-service/project.yaml", ["train.lr=1e-3"])  # doctest: +SKIP
     """
+    data, lines = read_yaml_file(path, "config", hint="check the path; `lmstack config show --help` explains the format")
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such config file", hint="check the path; `lmstack config show --help` explains the format")
-    text = path.read_text(encoding="utf-8")
-    data, lines = parse_yaml(text, str(path))
     from_override: dict[tuple, str] = {}
     for item in overrides:
         keys, value = parse_override(item)
@@ -43,8 +40,20 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
                         hint="`lmstack config schema` lists every field with its type and description") from None
 
 
-def parse_yaml(text: str, filename: str) -> tuple[dict, dict[tuple, int]]:
-    """The mapping in `text` and the 1-based line of every key path in it."""
+def read_yaml_file(path: str | Path, what: str, *, hint: str, example: str = "`project: {name: my-project}`"
+                   ) -> tuple[dict, dict[tuple, int]]:
+    """The mapping in the YAML file at `path` and the line of every key path in it; a UserError that
+    names the file (and the line, for malformed YAML) otherwise. `what` names the kind of file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such {what} file", hint=hint)
+    return parse_yaml(path.read_text(encoding="utf-8"), str(path), example=example)
+
+
+def parse_yaml(text: str, filename: str, *, example: str = "`project: {name: my-project}`"
+               ) -> tuple[dict, dict[tuple, int]]:
+    """The mapping in `text` and the 1-based line of every key path in it; `example` is the start of a
+    valid file, shown in the hint when the text is empty or not a mapping."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -55,10 +64,10 @@ def parse_yaml(text: str, filename: str) -> tuple[dict, dict[tuple, int]]:
         raise UserError(f"{where}: malformed YAML: {problem}",
                         hint="check indentation (spaces, not tabs) and that every `key: value` has a colon and a space") from None
     if data is None:
-        raise UserError(f"{filename}: the file is empty", hint="a project needs at least `project: {name: my-project}`")
+        raise UserError(f"{filename}: the file is empty", hint=f"start with {example}")
     if not isinstance(data, dict):
-        raise UserError(f"{filename}: the top level must be a mapping of sections, got {type(data).__name__}",
-                        hint="start with `project:` then the other sections (data, model, train, …)")
+        raise UserError(f"{filename}: the top level must be a mapping of keys, got {type(data).__name__}",
+                        hint=f"start with {example}")
     lines: dict[tuple, int] = {}
     _collect_lines(node, (), lines)
     return data, lines
@@ -112,8 +121,17 @@ def set_dotted(data: dict, keys: list[str], value: Any, item: str) -> None:
     node[keys[-1]] = value
 
 
+def validate_yaml(model: type[BaseModel], data: dict, filename: str, lines: dict[tuple, int], *, hint: str,
+                  context: dict | None = None) -> BaseModel:
+    """`model` validated from a file's `data`; every mistake with its line, in one UserError."""
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as e:
+        raise UserError(format_validation_error(e, filename, lines, {}, root=model), hint=hint) from None
+
+
 def format_validation_error(e: ValidationError, filename: str, lines: dict[tuple, int],
-                            from_override: dict[tuple, str]) -> str:
+                            from_override: dict[tuple, str], root: type[BaseModel] = ProjectConfig) -> str:
     messages = []
     for err in e.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
@@ -121,7 +139,7 @@ def format_validation_error(e: ValidationError, filename: str, lines: dict[tuple
         field = ".".join(str(p) for p in loc) or "(top level)"
         given = _short(err.get("input"))
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(root, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
             suggestion = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
             messages.append(f"{where}: {field}: unknown key; {suggestion}")
@@ -145,8 +163,7 @@ def _where(loc: tuple, filename: str, lines: dict[tuple, int], from_override: di
     return filename
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
-    model: type[BaseModel] = ProjectConfig
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     for part in loc:
         if not isinstance(part, str):
             continue

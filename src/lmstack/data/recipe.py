@@ -22,7 +22,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lmstack.data.augment.config import AugmentConfig
@@ -111,15 +110,11 @@ class Recipe(BaseModel):
 
 def load_recipe(path: str | Path, base_dir: str | Path | None = None) -> Recipe:
     """Read and validate a recipe YAML; paths are relative to `base_dir`, else the recipe's `base_dir:`, else its folder."""
+    from lmstack.config.loader import read_yaml_file
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such recipe file", hint="give the path of a recipe YAML (see examples/customer-service/clean.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({e})") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: a recipe is a mapping with inputs and steps")
+    raw, _ = read_yaml_file(path, "recipe", example="`inputs: [data.jsonl]` and `steps: [{op: nfkc}, …]`",
+                            hint="give the path of a recipe YAML (see examples/customer-service/clean.yaml)")
     return recipe_from_dict(raw, path.parent, base_dir, where=str(path))
 
 

@@ -21,11 +21,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from lmstack.config.base import Language, Section
-from lmstack.errors import UserError
 from lmstack.eval.metrics import METRICS
 
 
@@ -110,16 +108,9 @@ class TaskFile(Section):
 
 def load_tasks(path: str | os.PathLike) -> tuple[TaskFile, Path]:
     """The validated tasks file and the folder its relative dataset paths start from."""
+    from lmstack.config.loader import read_yaml_file, validate_yaml
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"tasks file {str(path)!r} does not exist", hint="see examples/customer-service/eval.yaml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{path} is not valid YAML: {e}") from e
-    try:
-        return TaskFile.model_validate(raw), path.parent
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"{path}: {where}: {first['msg']}", hint=f"{e.error_count()} problem(s); fix them in the tasks file") from e
+    data, lines = read_yaml_file(path, "tasks", hint="see examples/customer-service/eval.yaml",
+                                 example="`tasks: [{name: answers, kind: generate, dataset: {path: test.jsonl}, …}]`")
+    return validate_yaml(TaskFile, data, str(path), lines, hint="see examples/customer-service/eval.yaml"), path.parent

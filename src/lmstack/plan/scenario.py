@@ -44,12 +44,11 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """The scenario in `path`, every mistake reported with its line and a hint."""
-    from lmstack.config.loader import format_validation_error, parse_yaml
+    from lmstack.config.loader import format_validation_error, read_yaml_file
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such scenario file", hint="examples/scenarios/ holds scenario files to start from")
-    data, lines = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    data, lines = read_yaml_file(path, "scenario", hint="examples/scenarios/ holds scenario files to start from",
+                                 example="`plan: {task: qa, domain: specialised, peak_qps: 5}`")
     if "plan" not in data:
         raise UserError(f"{path}: no `plan:` section", hint="a scenario is a `plan:` section (task, domain, peak_qps, "
                                                             "ttft_ms, hardware, …); see examples/scenarios/")
