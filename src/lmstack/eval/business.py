@@ -19,13 +19,13 @@ ratings (see `lmstack.eval.usage_export` for how sessions are formed and why tho
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lmstack.errors import UserError
+from lmstack.jsonl import RowError, json_rows
 from lmstack.eval.stats import mean_interval, wilson_interval
 
 CSAT_THRESHOLD = 4
@@ -93,20 +93,12 @@ def business_metrics(path: str | os.PathLike, confidence: float = 0.95) -> Busin
     if not path.is_file():
         raise UserError(f"interaction log {str(path)!r} does not exist", hint="pass a JSON-lines file, one session per line")
     rows, bad = [], []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                bad.append(BadRow(line_no, f"not valid JSON ({e.msg})"))
-                continue
-            reason = _check_row(row)
-            if reason:
-                bad.append(BadRow(line_no, reason))
-            else:
-                rows.append(row)
+    for line_no, row in json_rows(path):
+        reason = str(row) if isinstance(row, RowError) else _check_row(row)
+        if reason:
+            bad.append(BadRow(line_no, reason))
+        else:
+            rows.append(row)
     if not rows:
         detail = f"; first bad row: line {bad[0].line}: {bad[0].reason}" if bad else ""
         raise UserError(f"no usable sessions in {str(path)!r}{detail}",

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 from lmstack.errors import UserError
+from lmstack.jsonl import RowError, json_rows
 from lmstack.eval.tasks import DatasetSpec
 from lmstack.runs import tree_sha256
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}, line {line_no}: not valid JSON ({e.msg})", hint="fix or remove that line") from e
-            if not isinstance(row, dict):
-                raise UserError(f"{path}, line {line_no}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
+    for line_no, row in json_rows(path):
+        if isinstance(row, RowError):
+            raise UserError(f"{path}, line {line_no}: {row}", hint="fix or remove that line")
+        if not isinstance(row, dict):
+            raise UserError(f"{path}, line {line_no}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
     return rows
 
 

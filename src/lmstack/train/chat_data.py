@@ -12,13 +12,12 @@ Rows that do not fit are kept as `Reject`s with file, line and reason, so a user
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lmstack.errors import UserError
+from lmstack.jsonl import RowError, json_rows
 
 FORMATS = ("messages", "alpaca", "sharegpt")
 # The key that identifies each format, in the order they are tried.
@@ -50,10 +49,6 @@ class ChatData:
     origins: list[tuple[str, int]]
     rejects: list[Reject]
     formats: dict[str, str]
-
-
-class RowError(ValueError):
-    """One row does not fit its format; the message is the reason shown to the user."""
 
 
 def detect_format(row: dict[str, Any]) -> str | None:
@@ -126,28 +121,6 @@ def to_messages(row: Any, fmt: str) -> Messages:
     if not any(m["role"] == "assistant" for m in messages):
         raise RowError("no assistant turn to learn from")
     return messages
-
-
-def json_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed row) of a .jsonl file, or (item number, row) of a .json array."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise UserError(f"{path} is not valid JSON ({e})", hint="a .json chat file holds one array of rows; "
-                            "use .jsonl for one row per line") from e
-        if not isinstance(data, list):
-            raise UserError(f"{path} holds a JSON {type(data).__name__}, not an array of rows")
-        yield from enumerate(data, start=1)
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except ValueError as e:
-            yield number, RowError(f"not valid JSON ({e.args[0] if e.args else e})")
 
 
 def read_chat_file(path: str | Path, data_format: str = "auto") -> ChatData:

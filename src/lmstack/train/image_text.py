@@ -20,7 +20,8 @@ from PIL import Image, ImageDraw
 
 from lmstack.atomic import atomic_path, write_jsonl
 from lmstack.errors import UserError
-from lmstack.train.chat_data import Reject, RowError, json_rows
+from lmstack.jsonl import RowError, json_rows
+from lmstack.train.chat_data import Reject
 
 # CLIP's pixel statistics (OpenAI), so images are normalised the way CLIP processors do it.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmstack.errors import UserError
-from lmstack.train.chat_data import Reject, RowError, json_rows
+from lmstack.jsonl import RowError, json_rows
+from lmstack.train.chat_data import Reject
 
 
 @dataclass
