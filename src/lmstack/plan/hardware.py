@@ -116,7 +116,7 @@ def measured_device(measurements, memory_gb: float | None, count: int = 1) -> De
     gflops = measurements.matmul_gflops_bf16 or measurements.matmul_gflops_fp32
     if memory_gb is None:
         raise UserError("the machine's memory is unknown", hint="set plan.hardware.memory_gb")
-    return Device(name=f"cpu ({measurements.threads} threads)", count=count,
+    return Device(name=f"cpu ({measurements.threads} thread{'' if measurements.threads == 1 else 's'})", count=count,
                   memory_gb=memory_gb * CPU_USABLE_MEMORY_SHARE, bandwidth_gbs=bandwidth * count,
                   flops=gflops * 1e9 * count, source="measured", is_gpu=False)
 
