@@ -27,8 +27,7 @@ def run(
 ) -> None:
     """Run the four-step method: plan → data → tokenizer → train → finetune → eval → bench → report.
 
-    Stages whose inputs and config are unchanged are skipped; a run killed at any point continues
-    where it stopped. The run ends with one HTML report (runs/<project>/report/index.html).
+    Stages whose inputs and config are unchanged are skipped; a run killed at any point continues where it stopped. The run ends with one HTML report (runs/<project>/report/index.html).
     """
     from lmstack.config import load_config
     from lmstack.pipeline import run_project
