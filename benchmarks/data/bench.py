@@ -51,9 +51,25 @@ def measure(cmd: list[str], cwd: Path | None = None) -> dict:
             "stdout": out}
 
 
-def lmstack_run(corpus: Path, out: Path, num_proc: int) -> dict:
+def recipe_with_index_mb(index_mb: float | None, work: Path) -> Path:
+    """recipe.yaml, or a copy whose minhash_dedup step has `max_index_mb: index_mb`."""
+    if index_mb is None:
+        return HERE / "recipe.yaml"
+    import yaml
+
+    raw = yaml.safe_load((HERE / "recipe.yaml").read_text())
+    for step in raw["steps"]:
+        if step["op"] == "minhash_dedup":
+            step["max_index_mb"] = index_mb
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"recipe-index-{index_mb:g}mb.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def lmstack_run(corpus: Path, out: Path, num_proc: int, recipe: Path = HERE / "recipe.yaml") -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [str(ROOT / ".venv/bin/lmstack"), "data", "run", str(HERE / "recipe.yaml"), "--data-dir", str(corpus),
+    cmd = [str(ROOT / ".venv/bin/lmstack"), "data", "run", str(recipe), "--data-dir", str(corpus),
            "--out", str(out), "--no-html", "--no-progress", "--json", "--num-proc", str(num_proc)]
     m = measure(cmd)
     report = json.loads(m.pop("stdout"))
@@ -80,15 +96,21 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", choices=["lmstack", "datatrove"], default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--index-mb", type=float, nargs="*", default=[],
+                    help="also run lmstack with these `max_index_mb` budgets for the MinHash index (one tool row each)")
     args = ap.parse_args()
     if not (args.corpus / "corpus-0.jsonl").is_file():
         subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(args.corpus), "--docs", str(args.docs)], check=True)
     docs = sum(1 for f in sorted(args.corpus.glob("corpus-*.jsonl")) for _ in open(f, "rb"))
-    runs: dict[str, list[dict]] = {"lmstack": [], "datatrove": []}
+    runs: dict[str, list[dict]] = {"lmstack": [], "datatrove": [], **{f"lmstack-index-{mb:g}mb": [] for mb in args.index_mb}}
     for i in range(args.repeats):
         if args.only != "datatrove":
             runs["lmstack"].append(lmstack_run(args.corpus, args.work / "lmstack", args.processes))
             print(json.dumps({"tool": "lmstack", "run": i, **runs["lmstack"][-1]}), flush=True)
+            for mb in args.index_mb:
+                tool = f"lmstack-index-{mb:g}mb"
+                runs[tool].append(lmstack_run(args.corpus, args.work / "lmstack", args.processes, recipe_with_index_mb(mb, args.work)))
+                print(json.dumps({"tool": tool, "run": i, **runs[tool][-1]}), flush=True)
         if args.only != "lmstack":
             runs["datatrove"].append(datatrove_run(args.datatrove_python, args.corpus, args.work / "datatrove", args.processes))
             print(json.dumps({"tool": "datatrove", "run": i, **runs["datatrove"][-1]}), flush=True)
@@ -102,7 +124,10 @@ def main() -> None:
                              "peak_tree_rss_mib": max(r["peak_tree_rss_mib"] for r in rs),
                              "kept": rs[0]["kept"], "seconds": [r["seconds"] for r in rs]}
     if runs["lmstack"] and runs["datatrove"]:
-        summary["speedup"] = round(summary["datatrove"]["median_seconds"] / summary["lmstack"]["median_seconds"], 2)
+        for tool in runs:
+            if tool.startswith("lmstack") and runs[tool]:
+                key = "speedup" if tool == "lmstack" else f"speedup_{tool}"
+                summary[key] = round(summary["datatrove"]["median_seconds"] / summary[tool]["median_seconds"], 2)
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "runs": runs}, indent=2) + "\n")

@@ -117,6 +117,9 @@ def _run(recipe: Recipe, params: dict[str, Params], out: Path, advance: Advance)
     stateful = [i for i, s in enumerate(steps) if s.role != "row"]
     stats = RunStats({s.name: StepStats(s.name, s.op_name) for s in steps})
     out.mkdir(parents=True)
+    for step in steps:  # a bounded dedup index spills into the run's own temp folder
+        if hasattr(step.op, "use_temp_folder"):
+            step.op.use_temp_folder(out)
     with ExitStack() as stack:
         rejects = Rejects(sink=stack.enter_context(open(out / "rejects.jsonl", "w", encoding="utf-8")))
         augmented = stack.enter_context(open(out / "augmented.jsonl", "w", encoding="utf-8")) if recipe.augment else None

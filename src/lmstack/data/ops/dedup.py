@@ -85,6 +85,11 @@ class MinHashParams(Params):
     en_unit: Literal["words", "chars"] = Field("words", description="Shingle unit for non-Chinese text (chars suits short texts).")
     seed: int = Field(1, description="Seed of the permutations: the same seed gives the same decisions.")
     compare: Literal["all", "first"] = _COMPARED
+    max_index_mb: float | None = Field(256, gt=0, description="Memory for the kept rows' signatures and band keys; beyond it "
+                                                              "older rows move to temporary files on disk (the same decisions, "
+                                                              "a little slower). null: no bound, all in memory.")
+    spill_dir: str | None = Field(None, description="Folder for the index's temporary files (default: the system's temporary "
+                                                    "folder); they are unlinked when made, so even a killed run leaves none.")
 
 
 @register("minhash_dedup", "dedup", MinHashParams)
@@ -107,8 +112,12 @@ class MinHashDedup:
         self.permutations, self.scheme = template.permutations, template.scheme
         # Banding weighted against misses (18 bands of 7 at 0.7/128: a pair at Jaccard 0.75 is missed 7%
         # of the time, not 31% as with even weights); the extra candidates are checked against `threshold`.
-        self.index = BandIndex(p.num_perm, p.threshold, seed=p.seed)
-        self.names: list[str] = []  # the kept rows, by index row
+        self.index = BandIndex(p.num_perm, p.threshold, seed=p.seed, max_mb=p.max_index_mb, spill_dir=p.spill_dir)
+
+    def use_temp_folder(self, folder) -> None:
+        """Put the index's temporary files in the run's temporary folder (unless `spill_dir` says where)."""
+        if self.p.spill_dir is None:
+            self.index.spill_dir = str(folder)
 
     def shingles(self, text: str) -> set[bytes]:
         lang = script_lang(text)
@@ -162,9 +171,8 @@ class MinHashDedup:
             similarity = self.index.similarities(rows, hashvalues)
             close = np.flatnonzero(similarity >= self.p.threshold)
             if len(close):  # the earliest kept row that is close enough
-                return f"minhash_dedup: Jaccard {similarity[close[0]]:.2f} with {self.names[rows[close[0]]]}"
-        self.index.insert(keys, hashvalues)
-        self.names.append(where or str(len(self.names)))
+                return f"minhash_dedup: Jaccard {similarity[close[0]]:.2f} with {self.index.label(int(rows[close[0]]))}"
+        self.index.insert(keys, hashvalues, where or str(self.index.n))
         return None
 
     def __call__(self, texts: list[str], where: str = "") -> Outcome:
