@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lmstack.serve.engine.base import Engine, EngineShuttingDown, GenerationRequest, QueueFull, SamplingParams
-from lmstack.serve.engine.lmstack_engine import ABORT_TOKEN_ID, LmstackEngine
+from lmstack.serve.engine.lmstack_engine import ABORT_TOKEN_ID, SMALL_STEP_TOKENS, LmstackEngine
 
 PROMPT_LENGTHS = (3, 17, 40, 9, 25)
 
@@ -300,3 +300,25 @@ def test_first_event_reports_queue_time_and_aborts_carry_no_token(tiny_llama):
     assert a[0].queue_time_s is not None and all(e.queue_time_s is None for e in a[1:])
     assert b[0].queue_time_s > a[0].queue_time_s  # b waited for a whole request
     assert [(e.token_id, e.finish_reason, e.completion_tokens) for e in c] == [(ABORT_TOKEN_ID, "abort", 0)]
+
+
+def test_small_steps_run_on_one_torch_thread_and_shutdown_restores_the_count(tiny_llama):
+    """A 12-token prompt step keeps both threads; its one-token decode steps run on one; the count comes back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        engine = LmstackEngine(tiny_llama, model_name="tiny", max_batch_size=2)
+        seen = []
+        forward = engine._forward
+
+        def spy(tokens, *args):
+            seen.append((len(tokens), torch.get_num_threads()))
+            return forward(tokens, *args)
+
+        engine._forward = spy
+        run(engine, lambda: collect(engine, "r", prompt(12), greedy(4)))
+        assert 12 > SMALL_STEP_TOKENS
+        assert seen == [(12, 2), (1, 1), (1, 1), (1, 1)]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
