@@ -42,7 +42,6 @@ from transformers import PreTrainedModel
 
 from lmstack.serve.engine.base import (
     ABORT_TOKEN_ID,
-    EngineShuttingDown,
     EngineStats,
     FinishReason,
     GenerationRequest,
@@ -144,15 +143,7 @@ class LmstackEngine(ThreadedEngine):
         seq = Sequence(request.request_id, list(prompt), params)
         live = _Live(seq, asyncio.get_running_loop(), make_generator(params.seed) if params.temperature > 0 else None,
                      params.constraint() if params.constraint is not None else None)
-        with self._cond:
-            if self._draining:
-                raise EngineShuttingDown("the engine is shutting down and takes no new requests")
-            if request.request_id in self._live:
-                raise ValueError(f"request id {request.request_id!r} is already in use")
-            self.scheduler.add(seq)
-            self._live[request.request_id] = live
-            self._cond.notify()
-        return self._stream(live)
+        return self._admit(live, lambda: self.scheduler.add(seq))
 
     def stats(self) -> EngineStats:
         """Running counts prompts being prefilled; KV usage is the share of slots taken."""

@@ -42,7 +42,6 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from lmstack.errors import UserError
 from lmstack.serve.engine.base import (
     ABORT_TOKEN_ID,
-    EngineShuttingDown,
     EngineStats,
     FinishReason,
     GenerationRequest,
@@ -139,17 +138,12 @@ class Seq2SeqEngine(ThreadedEngine):
         live = _Live(request, asyncio.get_running_loop(),
                      make_generator(params.seed) if params.temperature > 0 else None,
                      params.constraint() if params.constraint is not None else None)
-        with self._cond:
-            if self._draining:
-                raise EngineShuttingDown("the engine is shutting down and takes no new requests")
-            if len(self._waiting) >= self.max_queue:
-                raise QueueFull(f"{len(self._waiting)} requests are waiting")
-            if request.request_id in self._live:
-                raise ValueError(f"request id {request.request_id!r} is already in use")
-            self._waiting.append(live)
-            self._live[request.request_id] = live
-            self._cond.notify()
-        return self._stream(live)
+        return self._admit(live, lambda: self._enqueue(live))
+
+    def _enqueue(self, live: _Live) -> None:
+        if len(self._waiting) >= self.max_queue:
+            raise QueueFull(f"{len(self._waiting)} requests are waiting")
+        self._waiting.append(live)
 
     def stats(self) -> EngineStats:
         """Rows decoding and requests waiting; the cache share is the share of batch rows in use."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from lmstack.serve.engine.base import SamplingParams, TokenEvent
+from lmstack.serve.engine.base import EngineShuttingDown, SamplingParams, TokenEvent
 
 
 class ThreadedEngine:
@@ -39,6 +39,19 @@ class ThreadedEngine:
             raise ValueError(f"logprobs must be between 0 and the vocabulary size {self.vocab_size}")
         if self._thread is None:
             raise RuntimeError("call `await engine.start()` before generate()")
+
+    def _admit(self, live, enqueue: Callable[[], None]) -> AsyncIterator[TokenEvent]:
+        """Queue `live` (`enqueue` adds it to the engine's own queue, raising QueueFull when full) and
+        return its stream; refused while draining or when its request id is in use."""
+        with self._cond:
+            if self._draining:
+                raise EngineShuttingDown("the engine is shutting down and takes no new requests")
+            if live.request_id in self._live:
+                raise ValueError(f"request id {live.request_id!r} is already in use")
+            enqueue()
+            self._live[live.request_id] = live
+            self._cond.notify()
+        return self._stream(live)
 
     async def _stream(self, live) -> AsyncIterator[TokenEvent]:
         try:
