@@ -31,11 +31,10 @@ boundary, a few milliseconds later. Steps of a few tokens run on one torch threa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from transformers import PreTrainedModel
@@ -50,9 +49,9 @@ from lmstack.serve.engine.base import (
 )
 from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, SlotCache, StepLayout, install_slot_attention
 from lmstack.serve.engine.packed_linear import PackedLinears
-from lmstack.serve.engine.sampling import make_generator, sample
+from lmstack.serve.engine.sampling import sample
 from lmstack.serve.engine.scheduler import PrefillChunk, Scheduler, Sequence
-from lmstack.serve.engine.threaded import ThreadedEngine
+from lmstack.serve.engine.threaded import LiveRequest, ThreadedEngine
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +71,8 @@ SMALL_STEP_TOKENS = 8
 
 
 @dataclass(eq=False)
-class _Live:
-    """A request between `generate` and its last event, as the event loop sees it."""
-
+class _Live(LiveRequest):
     sequence: Sequence
-    loop: asyncio.AbstractEventLoop
-    generator: torch.Generator | None
-    constraint: TokenConstraint | None
-    queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def request_id(self) -> str:
@@ -141,8 +133,7 @@ class LmstackEngine(ThreadedEngine):
                              "prompt and at least one generated token")
         self._check("prompt", prompt, params)
         seq = Sequence(request.request_id, list(prompt), params)
-        live = _Live(seq, asyncio.get_running_loop(), make_generator(params.seed) if params.temperature > 0 else None,
-                     params.constraint() if params.constraint is not None else None)
+        live = _Live(seq, **LiveRequest.fields_for(params))
         return self._admit(live, lambda: self.scheduler.add(seq))
 
     def stats(self) -> EngineStats:

@@ -27,7 +27,6 @@ token for token (tests/serve/test_seq2seq.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -46,11 +45,10 @@ from lmstack.serve.engine.base import (
     FinishReason,
     GenerationRequest,
     QueueFull,
-    TokenConstraint,
     TokenEvent,
 )
-from lmstack.serve.engine.sampling import make_generator, sample
-from lmstack.serve.engine.threaded import ThreadedEngine
+from lmstack.serve.engine.sampling import sample
+from lmstack.serve.engine.threaded import LiveRequest, ThreadedEngine
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +67,11 @@ def source_ids(tokenizer: PreTrainedTokenizerBase, text: str, max_length: int | 
 
 
 @dataclass(eq=False)
-class _Live:
+class _Live(LiveRequest):
     request: GenerationRequest
-    loop: asyncio.AbstractEventLoop
-    generator: torch.Generator | None
-    constraint: TokenConstraint | None
     arrived: float = field(default_factory=time.perf_counter)
     output_token_ids: list[int] = field(default_factory=list)
     queue_time_s: float | None = None
-    queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def request_id(self) -> str:
@@ -135,9 +128,7 @@ class Seq2SeqEngine(ThreadedEngine):
         if len(source) > self.max_context:
             raise ValueError(f"the source has {len(source)} tokens; this model's encoder takes {self.max_context}")
         self._check("source", source, params)
-        live = _Live(request, asyncio.get_running_loop(),
-                     make_generator(params.seed) if params.temperature > 0 else None,
-                     params.constraint() if params.constraint is not None else None)
+        live = _Live(request, **LiveRequest.fields_for(params))
         return self._admit(live, lambda: self._enqueue(live))
 
     def _enqueue(self, live: _Live) -> None:

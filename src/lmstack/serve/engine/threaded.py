@@ -11,9 +11,33 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from lmstack.serve.engine.base import EngineShuttingDown, SamplingParams, TokenEvent
+import torch
+
+from lmstack.serve.engine.base import EngineShuttingDown, SamplingParams, TokenConstraint, TokenEvent
+from lmstack.serve.engine.sampling import make_generator
+
+
+@dataclass(eq=False, kw_only=True)
+class LiveRequest:
+    """A request between `generate` and its last event, as the event loop sees it; engines add what
+    their loop needs (and a `request_id` property)."""
+
+    loop: asyncio.AbstractEventLoop
+    generator: torch.Generator | None
+    constraint: TokenConstraint | None
+    queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @staticmethod
+    def fields_for(params: SamplingParams) -> dict[str, Any]:
+        """The shared fields of a new request: the running event loop, its seeded generator (when it
+        samples) and its own constraint state (JSON mode)."""
+        return {"loop": asyncio.get_running_loop(),
+                "generator": make_generator(params.seed) if params.temperature > 0 else None,
+                "constraint": params.constraint() if params.constraint is not None else None}
 
 
 class ThreadedEngine:
