@@ -69,6 +69,7 @@ def served(model: Path, cfg: ProjectConfig, *, max_batch_size: int):
     yields (base URL, vocabulary size) and stops the server on exit."""
     import uvicorn
 
+    from lmstack.hardware.openmp import release_openmp_workers
     from lmstack.serve.app import create_app
     from lmstack.serve.limits import Limits
     from lmstack.serve.server import ModelSpec, build_registry
@@ -79,6 +80,7 @@ def served(model: Path, cfg: ProjectConfig, *, max_batch_size: int):
     vocab_size = len(registry.generator(cfg.project.name).tokenizer)
     app = create_app(registry, limits=Limits.from_section(cfg.serve))
     port = free_port()
+    release_openmp_workers()  # this thread trained and loaded the model; its idle team would slow the engine
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="lmstack-bench-server", daemon=True)
     thread.start()

@@ -8,6 +8,7 @@ import struct
 import anyio
 from fastapi import APIRouter, Depends, Request
 
+from lmstack.hardware.openmp import release_openmp_workers
 from lmstack.serve.api.deps import get_services, log_ignored, reserve_tokens
 from lmstack.serve.errors import APIError
 from lmstack.serve.images import decode_image, is_image_data_url
@@ -36,11 +37,19 @@ async def create_embeddings(body: EmbeddingRequest, request: Request, services: 
     tokens = await anyio.to_thread.run_sync(model.count_tokens, texts)
     await reserve_tokens(services, request, tokens)
     request.state.prompt_tokens = tokens
-    vectors = await anyio.to_thread.run_sync(model.embed, texts)
+    vectors = await anyio.to_thread.run_sync(_embed, model, texts)
     if body.encoding_format == "base64":
         vectors = [base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() for v in vectors]
     return EmbeddingResponse(data=[EmbeddingData(index=i, embedding=v) for i, v in enumerate(vectors)],
                              model=body.model, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+
+
+def _embed(model, texts: list) -> list[list[float]]:
+    """On a worker thread; its OpenMP team ends with the request, or the engines' steps would slow down."""
+    try:
+        return model.embed(texts)
+    finally:
+        release_openmp_workers()
 
 
 def _decode_images(inputs: list[str]) -> list:

@@ -56,6 +56,16 @@ class KVCache:
     def nbytes(self) -> int:
         return self.keys.nbytes + self.values.nbytes
 
+    def write(self, layer: int, layout: StepLayout, keys: torch.Tensor, values: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store one step's (T, kv_heads, head_dim) keys and values at each token's (slot, position) of
+        `layer`; return that layer's whole buffers, (slots, kv_heads, max_context, head_dim) each."""
+        layer_keys, layer_values = self.keys[layer], self.values[layer]
+        index = (layout.slots, slice(None), layout.positions)
+        layer_keys[index] = keys
+        layer_values[index] = values
+        return layer_keys, layer_values
+
     def move(self, moves: list[SlotMove]) -> None:
         """Copy slots as the scheduler asks, to keep running sequences packed."""
         for m in moves:
@@ -108,11 +118,7 @@ class SlotCache(Cache):
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Write (1, kv_heads, T, head_dim) at each token's (slot, position); return the layer's whole buffers."""
-        keys, values = self.kv.keys[layer_idx], self.kv.values[layer_idx]  # (S, H, C, D)
-        index = (self.layout.slots, slice(None), self.layout.positions)
-        keys[index] = key_states[0].transpose(0, 1)  # (T, H, D)
-        values[index] = value_states[0].transpose(0, 1)
-        return keys, values
+        return self.kv.write(layer_idx, self.layout, key_states[0].transpose(0, 1), value_states[0].transpose(0, 1))
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
         return int(self.layout.positions.max()) + 1
@@ -126,7 +132,13 @@ def slot_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tens
     if layout is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)
-    q = query[0]  # (Hq, T, D)
+    return attend(query[0], key, value, layout, scaling).transpose(0, 1)[None], None
+
+
+def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: StepLayout, scaling: float | None
+           ) -> torch.Tensor:
+    """Each token of a flat step attends to its own slot: q (Hq, T, D) over one layer's buffers
+    (slots, H, C, D) → (Hq, T, D)."""
     outs = []
     b = layout.num_decode
     if b:
@@ -148,7 +160,7 @@ def slot_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tens
             mask = torch.arange(end, device=q.device)[None, :] <= rows
             out = F.scaled_dot_product_attention(qs, k, v, attn_mask=mask, scale=scaling, enable_gqa=True)
         outs.append(out[0])
-    return (torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]).transpose(0, 1)[None], None
+    return torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]
 
 
 SLOT_ATTENTION = "lmstack_slots"

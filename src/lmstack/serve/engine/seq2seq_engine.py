@@ -28,7 +28,6 @@ token for token (tests/serve/test_seq2seq.py).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -117,8 +116,7 @@ class Seq2SeqEngine(ThreadedEngine):
     async def start(self) -> None:
         """Start the batch loop (idempotent)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"lmstack-seq2seq-{self.model_name}", daemon=True)
-            self._thread.start()
+            self._start_loop(self._run, f"lmstack-seq2seq-{self.model_name}")
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent]:
         """Queue `request` now (QueueFull / EngineShuttingDown / ValueError raised here) and stream its tokens."""
@@ -151,8 +149,7 @@ class Seq2SeqEngine(ThreadedEngine):
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not (self._waiting or self._aborts or self._stopping):
-                    self._cond.wait()
+                self._wait_for_work(lambda: bool(self._waiting or self._aborts) or self._stopping)
                 self._apply_aborts([])
                 if self._stopping and not self._waiting:
                     return

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from lmstack.hardware.openmp import release_openmp_workers
 from lmstack.serve.engine.base import EngineShuttingDown, SamplingParams, TokenConstraint, TokenEvent
 from lmstack.serve.engine.sampling import make_generator
 
@@ -50,6 +51,26 @@ class ThreadedEngine:
         self._draining = False
         self._stopping = False
         self._thread: threading.Thread | None = None
+
+    def _start_loop(self, target: Callable[..., None], name: str, *args: Any) -> None:
+        """Run `target(*args)` as the loop thread. The calling thread (usually the one that loaded the
+        model) ends its OpenMP team first: a second live team would slow every step down."""
+        release_openmp_workers()
+        self._thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._thread.start()
+
+    def _wait_for_work(self, has_work: Callable[[], bool]) -> None:
+        """With `_cond` held, from the loop thread: return once `has_work()`. A loop with nothing to do
+        first hands back its OpenMP workers (`lmstack.hardware.openmp`), so that another thread's
+        forwards — another model's loop, an embedding request — run with the process's only team."""
+        if has_work():
+            return
+        self._cond.release()
+        try:
+            release_openmp_workers()
+        finally:
+            self._cond.acquire()
+        self._cond.wait_for(has_work)
 
     def _check(self, what: str, ids: Sequence[int], params: SamplingParams) -> None:
         """The checks every request passes before it is queued (a bad id would fail the whole step,

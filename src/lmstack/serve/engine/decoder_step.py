@@ -1,0 +1,149 @@
+"""A lean forward for one engine step of a Llama-family decoder (Llama, Mistral, Qwen2), on the model's own weights.
+
+The engine's generic path calls the transformers model with a custom cache and attention
+(`kv_cache`): it runs any architecture, but a decode step pays for transformers' module calls
+and bookkeeping — on 2 CPU cores a one-token step of a 125M model took 14 ms, of which the matrix
+products were 8. `DecoderStep` runs the same computation as straight-line tensor code: the query,
+key and value projections in one matrix product, gate and up in one, the model's own rotary
+embedding module for cos/sin, RMSNorm written as transformers writes it (the same numbers), K/V
+written to the engine's `KVCache` and attention through the engine's `attend`. Greedy output stays
+equal to HF `generate` (tested); decode steps take 8.5 ms at one row and 15 ms at 16 rows.
+
+The fused matrices are built once, from the model's parameters, when the engine starts: on a CPU
+in bf16 they are packed for oneDNN (`torch.ops.mkldnn._linear_pointwise`, the fastest matrix-vector
+product torch has there), elsewhere plain concatenations for `F.linear`. Either way they are a
+second copy of the linear weights while the engine runs; the model itself is not changed.
+
+`DecoderStep.build(model)` returns None for anything else (another architecture, sliding-window
+attention inside the context, biases where the family has none, a different activation): the
+engine then keeps the generic path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+
+from lmstack.serve.engine.kv_cache import KVCache, StepLayout, attend
+from lmstack.serve.engine.packed_linear import packable
+
+ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM")
+
+Linear = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _fused(linears: list[nn.Linear], pack: bool) -> Linear:
+    """One matrix product for several linear layers that read the same input (outputs side by side)."""
+    weight = torch.cat([m.weight for m in linears]) if len(linears) > 1 else linears[0].weight
+    biases = [m.bias for m in linears]
+    bias = None
+    if any(b is not None for b in biases):
+        bias = torch.cat([b if b is not None else weight.new_zeros(m.out_features) for m, b in zip(linears, biases)])
+    if pack:
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+        return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+    return lambda x: F.linear(x, weight, bias)
+
+
+def _rms_norm(norm: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    weight, eps = norm.weight, norm.variance_epsilon
+
+    def apply(x: torch.Tensor) -> torch.Tensor:  # as transformers' LlamaRMSNorm: fp32 statistics, weight in x's dtype
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+        return weight * h.to(x.dtype)
+
+    return apply
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """transformers' apply_rotary_pos_emb for (T, heads, D) with cos/sin (T, 1, D)."""
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+
+@dataclass
+class _Layer:
+    input_norm: Callable[[torch.Tensor], torch.Tensor]
+    qkv: Linear
+    o: Linear
+    post_norm: Callable[[torch.Tensor], torch.Tensor]
+    gate_up: Linear
+    down: Linear
+
+
+class DecoderStep:
+    """One flat engine step (see `lmstack_engine`) through a Llama-family model's weights."""
+
+    def __init__(self, model: PreTrainedModel, layers: list[_Layer], *, heads: int, kv_heads: int, head_dim: int,
+                 intermediate: int, scaling: float, pack: bool):
+        self.model = model
+        self.layers = layers
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.intermediate = intermediate
+        self.scaling = scaling
+        self.embed = model.model.embed_tokens
+        self.norm = _rms_norm(model.model.norm)
+        self.rotary = model.model.rotary_emb
+        self.lm_head = _fused([model.lm_head], pack)
+
+    @classmethod
+    def build(cls, model: PreTrainedModel, max_context: int) -> DecoderStep | None:
+        """The lean step for `model`, or None where it does not apply (the engine keeps the generic path)."""
+        if type(model).__name__ not in ARCHITECTURES:
+            return None
+        config = model.config
+        if getattr(config, "hidden_act", None) != "silu" or getattr(config, "pretraining_tp", 1) != 1:
+            return None
+        if any(kind != "full_attention" for kind in getattr(config, "layer_types", None) or []):
+            return None
+        window = getattr(config, "sliding_window", None)
+        if window is not None and window < max_context and type(model).__name__ == "MistralForCausalLM":
+            return None
+        if model.lm_head.bias is not None or not isinstance(model.lm_head, nn.Linear):
+            return None
+        pack = packable(model)
+        layers = []
+        for layer in model.model.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            projections = [attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj]
+            if any(type(m) is not nn.Linear for m in projections):
+                return None
+            if any(hasattr(attn, name) for name in ("q_norm", "k_norm")):
+                return None
+            layers.append(_Layer(_rms_norm(layer.input_layernorm), _fused([attn.q_proj, attn.k_proj, attn.v_proj], pack),
+                                 _fused([attn.o_proj], pack), _rms_norm(layer.post_attention_layernorm),
+                                 _fused([mlp.gate_proj, mlp.up_proj], pack), _fused([mlp.down_proj], pack)))
+        attn = model.model.layers[0].self_attn
+        head_dim = attn.head_dim
+        heads = attn.q_proj.out_features // head_dim
+        kv_heads = attn.k_proj.out_features // head_dim
+        return cls(model, layers, heads=heads, kv_heads=kv_heads, head_dim=head_dim,
+                   intermediate=model.model.layers[0].mlp.gate_proj.out_features, scaling=attn.scaling, pack=pack)
+
+    def __call__(self, tokens: torch.Tensor, positions: torch.Tensor, layout: StepLayout, keep: torch.Tensor,
+                 kv: KVCache) -> torch.Tensor:
+        """tokens, positions: (T,); logits (len(keep), V) at the flat positions `keep`."""
+        t = tokens.shape[0]
+        h = self.embed(tokens)  # (T, E)
+        cos, sin = self.rotary(h, positions[None])  # (1, T, D) each
+        cos, sin = cos[0, :, None], sin[0, :, None]
+        q_end = self.heads * self.head_dim
+        k_end = q_end + self.kv_heads * self.head_dim
+        i = self.intermediate
+        for index, layer in enumerate(self.layers):
+            qkv = layer.qkv(layer.input_norm(h))
+            q = _rotate(qkv[:, :q_end].view(t, self.heads, self.head_dim), cos, sin)
+            k = _rotate(qkv[:, q_end:k_end].view(t, self.kv_heads, self.head_dim), cos, sin)
+            v = qkv[:, k_end:].view(t, self.kv_heads, self.head_dim)
+            keys, values = kv.write(index, layout, k, v)
+            out = attend(q.transpose(0, 1), keys, values, layout, self.scaling)  # (Hq, T, D)
+            h = h + layer.o(out.transpose(0, 1).reshape(t, q_end))
+            gate_up = layer.gate_up(layer.post_norm(h))
+            h = h + layer.down(F.silu(gate_up[:, :i]) * gate_up[:, i:])
+        return self.lm_head(self.norm(h[keep]))
