@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 import torch
 
 from lmstack.serve.engine.base import Engine, EngineShuttingDown, GenerationRequest, QueueFull, SamplingParams
-from lmstack.serve.engine.lmstack_engine import ABORT_TOKEN_ID, SMALL_STEP_TOKENS, LmstackEngine
+from lmstack.serve.engine.lmstack_engine import ABORT_TOKEN_ID, LmstackEngine
 
 PROMPT_LENGTHS = (3, 17, 40, 9, 25)
 
@@ -302,8 +303,12 @@ def test_first_event_reports_queue_time_and_aborts_carry_no_token(tiny_llama):
     assert [(e.token_id, e.finish_reason, e.completion_tokens) for e in c] == [(ABORT_TOKEN_ID, "abort", 0)]
 
 
-def test_small_steps_run_on_one_torch_thread_and_shutdown_restores_the_count(tiny_llama):
-    """A 12-token prompt step keeps both threads; its one-token decode steps run on one; the count comes back."""
+def test_steps_keep_the_thread_count_and_idle_threads_hand_back_their_openmp_team(tiny_llama, monkeypatch):
+    """Every step runs on the caller's thread count; the starting thread and the idle loop release their teams."""
+    from lmstack.serve.engine import threaded
+
+    released = []
+    monkeypatch.setattr(threaded, "release_openmp_workers", lambda: released.append(threading.current_thread().name))
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -317,8 +322,8 @@ def test_small_steps_run_on_one_torch_thread_and_shutdown_restores_the_count(tin
 
         engine._forward = spy
         run(engine, lambda: collect(engine, "r", prompt(12), greedy(4)))
-        assert 12 > SMALL_STEP_TOKENS
-        assert seen == [(12, 2), (1, 1), (1, 1), (1, 1)]
-        assert torch.get_num_threads() == 2
+        assert seen == [(12, 2), (1, 2), (1, 2), (1, 2)]
+        assert released[0] == threading.current_thread().name  # start(), before the loop thread exists
+        assert "lmstack-engine-tiny" in released[1:]  # the loop, between requests
     finally:
         torch.set_num_threads(before)

@@ -29,8 +29,7 @@ Threading: the scheduler's state is guarded by one condition variable, held only
 frees are queued to it and applied between steps — a request's slot is free at the next step
 boundary, a few milliseconds later. The thread that starts the engine and a loop with nothing to do
 end their OpenMP worker teams (`lmstack.hardware.openmp`): a step runs 1.5× slower while another
-thread's idle team is alive. Steps of a few tokens run on one torch thread (see
-`SMALL_STEP_TOKENS`), the others on the thread count `start()` found; the loop leaves it at that count.
+thread's idle team is alive. Steps run on the thread count `start()` found.
 """
 
 from __future__ import annotations
@@ -62,16 +61,6 @@ log = logging.getLogger(__name__)
 # Prompt tokens per step. 256 of them cost a small model on a CPU a few decode steps' time: the
 # running batch's next token waits that long, never for a whole long prompt.
 DEFAULT_PREFILL_CHUNK_TOKENS = 256
-
-# Steps of at most this many tokens run on one torch thread. The step loop is not the process's main
-# thread, and OpenMP (libgomp) gives each thread that starts parallel work its own worker team; with
-# the main thread's team also alive there are more OpenMP threads than cores, and a step's ~500
-# small parallel regions then cost more in worker hand-offs than a second core saves. Measured on
-# 2 cores (125M model, bf16, forward on a non-main thread): a one-token step 15.4 → 12.1 ms on one
-# thread, eight tokens 22.6 → 20.3 ms (the same forward on the main thread with 2 threads: 10.3 ms).
-# Bigger steps (prompt chunks, large batches) keep all threads. `torch.set_num_threads` also sets
-# MKL's count for the process while a small step runs.
-SMALL_STEP_TOKENS = 8
 
 
 @dataclass(eq=False)
@@ -160,13 +149,6 @@ class LmstackEngine(ThreadedEngine):
 
     def _run(self, threads: int) -> None:
         torch.set_num_threads(threads)
-        try:
-            self._loop(threads)
-        finally:
-            torch.set_num_threads(threads)
-
-    def _loop(self, threads: int) -> None:
-        current = threads
         while True:
             with self._cond:
                 self._wait_for_work(lambda: self.scheduler.has_work or bool(self._aborts) or self._stopping)
@@ -176,11 +158,6 @@ class LmstackEngine(ThreadedEngine):
                 plan = self.scheduler.schedule()
             if plan.empty:
                 continue
-            tokens = len(plan.decode) + sum(chunk.end - chunk.start for chunk in plan.prefills)
-            wanted = 1 if tokens <= SMALL_STEP_TOKENS else threads
-            if wanted != current:
-                torch.set_num_threads(wanted)
-                current = wanted
             try:
                 with torch.inference_mode():
                     self._step(plan.decode, plan.prefills)
