@@ -21,7 +21,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address; 0.0.0.0 exposes the server."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     db_url: str | None = typer.Option(None, "--db-url", help=DB_URL_HELP),
-    backend: str = typer.Option("lmstack", "--backend", help="Engine: lmstack | transformers | vllm."),
+    backend: str = typer.Option("lmstack", "--backend", help="Engine: lmstack | transformers | vllm (vLLM in-process, where it imports)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
     max_batch_size: int = typer.Option(16, "--max-batch-size", min=1, help="Sequences decoded together."),

