@@ -9,10 +9,10 @@ embedding module for cos/sin, RMSNorm written as transformers writes it (the sam
 written to the engine's `KVCache` and attention through the engine's `attend`. Greedy output stays
 equal to HF `generate` (tested); decode steps take 8.5 ms at one row and 15 ms at 16 rows.
 
-The fused matrices are built once, from the model's parameters, when the engine starts: on a CPU
-in bf16 they are packed for oneDNN (`torch.ops.mkldnn._linear_pointwise`, the fastest matrix-vector
-product torch has there), elsewhere plain concatenations for `F.linear`. Either way they are a
-second copy of the linear weights while the engine runs; the model itself is not changed.
+On a CPU in bf16 the fused matrices are built once, when the engine starts, and packed for oneDNN
+(`torch.ops.mkldnn._linear_pointwise`, the fastest matrix-vector product torch has there): a
+second copy of the linear weights while the engine runs. Elsewhere (fp32, GPUs) the step calls the
+model's own weights, one product per layer, and copies nothing. The model itself is not changed.
 
 `DecoderStep.build(model)` returns None for anything else (another architecture, sliding-window
 attention inside the context, biases where the family has none, a different activation): the
@@ -38,16 +38,21 @@ Linear = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _fused(linears: list[nn.Linear], pack: bool) -> Linear:
-    """One matrix product for several linear layers that read the same input (outputs side by side)."""
+    """One matrix product for several linear layers that read the same input (outputs side by side).
+
+    Packed (bf16 on a CPU): one concatenated matrix, packed for oneDNN once. Otherwise the layers'
+    own weights, one product each and the outputs concatenated: no second copy of the weights."""
+    if not pack:
+        if len(linears) == 1:
+            return linears[0].forward
+        return lambda x: torch.cat([F.linear(x, m.weight, m.bias) for m in linears], dim=-1)
     weight = torch.cat([m.weight for m in linears]) if len(linears) > 1 else linears[0].weight
     biases = [m.bias for m in linears]
     bias = None
     if any(b is not None for b in biases):
         bias = torch.cat([b if b is not None else weight.new_zeros(m.out_features) for m, b in zip(linears, biases)])
-    if pack:
-        packed = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
-        return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
-    return lambda x: F.linear(x, weight, bias)
+    packed = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+    return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
 
 
 def _rms_norm(norm: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -105,7 +110,7 @@ class DecoderStep:
         window = getattr(config, "sliding_window", None)
         if window is not None and window < max_context and type(model).__name__ == "MistralForCausalLM":
             return None
-        if model.lm_head.bias is not None or not isinstance(model.lm_head, nn.Linear):
+        if type(model.lm_head) is not nn.Linear or model.lm_head.bias is not None:
             return None
         pack = packable(model)
         layers = []
