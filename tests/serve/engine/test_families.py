@@ -56,7 +56,7 @@ def family_model(family: str, dtype: torch.dtype = torch.float32):
 
 
 def test_the_lean_step_takes_exactly_the_llama_family():
-    assert {f for f in FAMILIES if DecoderStep.build(family_model(f), max_context=256) is not None} == LEAN
+    assert {f for f in FAMILIES if DecoderStep.build(family_model(f)) is not None} == LEAN
 
 
 @pytest.mark.parametrize(("family", "lean"), [(f, False) for f in FAMILIES] + [(f, True) for f in sorted(LEAN)],
@@ -83,7 +83,38 @@ def test_lean_step_logits_match_the_model_in_bf16(family):
     layout = StepLayout.build([0] * len(ids), list(range(len(ids))), 0, [PromptSegment(0, len(ids), 0, 0)])
     with torch.inference_mode():
         expected = model(torch.tensor([ids])).logits[0, -1].float()
-        got = DecoderStep.build(model, max_context=256)(torch.tensor(ids), layout.positions, layout,
+        got = DecoderStep.build(model)(torch.tensor(ids), layout.positions, layout,
                                                          torch.tensor([len(ids) - 1]), kv)[0].float()
     assert (got - expected).abs().max() <= 0.02 * expected.abs().max()
     assert got.argmax() == expected.argmax()
+
+
+SLIDING = {"mistral": {"sliding_window": 6}, "qwen2": {"use_sliding_window": True, "sliding_window": 6,
+                                                       "max_window_layers": 1}}
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "generic"])
+@pytest.mark.parametrize("family", sorted(SLIDING))
+def test_sliding_window_attention_equals_hf_generate(family, lean):
+    """Prompts and continuations longer than the window: each token sees only its last 6 positions
+    (Qwen2: in the layers past max_window_layers), in prefill chunks and in decode steps alike."""
+    config_class, model_class, extra = FAMILIES[family]
+    torch.manual_seed(0)
+    model = model_class(config_class(**COMMON | extra | SLIDING[family])).eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=g) * (1.0 if "embed" in name else 0.15))
+    prompts = [prompt(n, offset=n) for n in (3, 17, 9)]
+    expected = [hf_greedy(model, p, 12) for p in prompts]
+    full = model_class(config_class(**COMMON | extra)).eval()
+    full.load_state_dict(model.state_dict())
+    assert expected != [hf_greedy(full, p, 12) for p in prompts]  # the window changes the output
+    engine = LmstackEngine(model, model_name=family, max_batch_size=2, prefill_chunk_tokens=8, lean=lean)
+    assert (engine._lean and DecoderStep.build(model) is not None) == lean
+
+    async def body():
+        return await asyncio.gather(*(collect(engine, f"r{i}", p, greedy(12)) for i, p in enumerate(prompts)))
+    got = [[e.token_id for e in events] for events in run(engine, body)]
+    assert got == expected

@@ -14,9 +14,9 @@ On a CPU in bf16 the fused matrices are built once, when the engine starts, and 
 second copy of the linear weights while the engine runs. Elsewhere (fp32, GPUs) the step calls the
 model's own weights, one product per layer, and copies nothing. The model itself is not changed.
 
-`DecoderStep.build(model)` returns None for anything else (another architecture, sliding-window
-attention inside the context, biases where the family has none, a different activation): the
-engine then keeps the generic path.
+`DecoderStep.build(model)` returns None for anything else (another architecture, q/k norms, a
+different activation or linear type): the engine then keeps the generic path. Sliding-window
+layers (Mistral, Qwen2 with `use_sliding_window`) attend as transformers' mask says.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class _Layer:
     post_norm: Callable[[torch.Tensor], torch.Tensor]
     gate_up: Linear
     down: Linear
+    window: int | None  # sliding-window attention over this many positions, or None
 
 
 class DecoderStep:
@@ -98,17 +99,12 @@ class DecoderStep:
         self.lm_head = _fused([model.lm_head], pack)
 
     @classmethod
-    def build(cls, model: PreTrainedModel, max_context: int) -> DecoderStep | None:
+    def build(cls, model: PreTrainedModel) -> DecoderStep | None:
         """The lean step for `model`, or None where it does not apply (the engine keeps the generic path)."""
         if type(model).__name__ not in ARCHITECTURES:
             return None
         config = model.config
         if getattr(config, "hidden_act", None) != "silu" or getattr(config, "pretraining_tp", 1) != 1:
-            return None
-        if any(kind != "full_attention" for kind in getattr(config, "layer_types", None) or []):
-            return None
-        window = getattr(config, "sliding_window", None)
-        if window is not None and window < max_context and type(model).__name__ == "MistralForCausalLM":
             return None
         if type(model.lm_head) is not nn.Linear or model.lm_head.bias is not None:
             return None
@@ -121,9 +117,13 @@ class DecoderStep:
                 return None
             if any(hasattr(attn, name) for name in ("q_norm", "k_norm")):
                 return None
+            # What transformers passes to attention: Mistral's window holds in every layer, Qwen2's in the
+            # layers its config makes sliding ones (the attribute is None in the others).
+            window = (config.sliding_window if type(model).__name__ == "MistralForCausalLM"
+                      else getattr(attn, "sliding_window", None))
             layers.append(_Layer(_rms_norm(layer.input_layernorm), _fused([attn.q_proj, attn.k_proj, attn.v_proj], pack),
                                  _fused([attn.o_proj], pack), _rms_norm(layer.post_attention_layernorm),
-                                 _fused([mlp.gate_proj, mlp.up_proj], pack), _fused([mlp.down_proj], pack)))
+                                 _fused([mlp.gate_proj, mlp.up_proj], pack), _fused([mlp.down_proj], pack), window))
         attn = model.model.layers[0].self_attn
         head_dim = attn.head_dim
         heads = attn.q_proj.out_features // head_dim
@@ -150,7 +150,7 @@ class DecoderStep:
             q, k = qk[:, : self.heads], qk[:, self.heads:]
             v = qkv[:, k_end:].view(t, self.kv_heads, self.head_dim)
             keys, values = kv.write(index, layout, k, v)
-            out = attend(q.transpose(0, 1), keys, values, layout, self.scaling)  # (Hq, T, D)
+            out = attend(q.transpose(0, 1), keys, values, layout, self.scaling, layer.window)  # (Hq, T, D)
             h = h + layer.o(out.transpose(0, 1).reshape(t, q_end))
             gate_up = layer.gate_up(layer.post_norm(h))
             h = h + layer.down(F.silu(gate_up[:, :i]) * gate_up[:, i:])

@@ -132,13 +132,14 @@ def slot_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tens
     if layout is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)
-    return attend(query[0], key, value, layout, scaling).transpose(0, 1)[None], None
+    return attend(query[0], key, value, layout, scaling, kwargs.get("sliding_window")).transpose(0, 1)[None], None
 
 
-def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: StepLayout, scaling: float | None
-           ) -> torch.Tensor:
+def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: StepLayout, scaling: float | None,
+           window: int | None = None) -> torch.Tensor:
     """Each token of a flat step attends to its own slot: q (Hq, T, D) over one layer's buffers
-    (slots, H, C, D) → (Hq, T, D)."""
+    (slots, H, C, D) → (Hq, T, D). With a sliding `window` W, a token at position p sees the keys at
+    positions p-W+1..p only (transformers' sliding-window mask)."""
     outs = []
     b = layout.num_decode
     if b:
@@ -147,17 +148,24 @@ def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Step
         # The G = Hq / H query heads that share a KV head (heads h·G..h·G+G-1, as in repeat_kv) act as G
         # queries of that head: one (B, H, G, D) SDPA, no repeated K/V and no GQA kernel (3× faster on CPU).
         qd = q[:, :b].transpose(0, 1).reshape(b, kv_heads, heads // kv_heads, dim)
-        out = F.scaled_dot_product_attention(qd, k, v, attn_mask=layout.decode_mask, scale=scaling)  # (B, H, G, D)
+        mask = layout.decode_mask
+        if window is not None and layout.decode_kv_len > window:
+            oldest = layout.positions[:b, None] - window  # keys at or before this fell out of the window
+            mask = mask & (torch.arange(layout.decode_kv_len, device=q.device)[None, :] > oldest)[:, None, None, :]
+        out = F.scaled_dot_product_attention(qd, k, v, attn_mask=mask, scale=scaling)  # (B, H, G, D)
         outs.append(out.reshape(b, heads, dim).transpose(0, 1))  # (Hq, B, D)
     for seg in layout.segments:
         end = seg.start + seg.length
         k, v = key[seg.slot: seg.slot + 1, :, :end], value[seg.slot: seg.slot + 1, :, :end]
         qs = q[None, :, seg.offset: seg.offset + seg.length]  # (1, Hq, L, D)
-        if seg.start == 0:
+        if seg.start == 0 and (window is None or end <= window):
             out = F.scaled_dot_product_attention(qs, k, v, is_causal=True, scale=scaling, enable_gqa=True)
         else:  # the chunk's queries sit at positions start.., below the keys' end: causal from that offset
             rows = torch.arange(seg.start, end, device=q.device)[:, None]
-            mask = torch.arange(end, device=q.device)[None, :] <= rows
+            keys = torch.arange(end, device=q.device)[None, :]
+            mask = keys <= rows
+            if window is not None:
+                mask &= keys > rows - window
             out = F.scaled_dot_product_attention(qs, k, v, attn_mask=mask, scale=scaling, enable_gqa=True)
         outs.append(out[0])
     return torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]

@@ -107,7 +107,7 @@ class LmstackEngine(ThreadedEngine):
     async def start(self) -> None:
         """Start the step loop (idempotent)."""
         if self._thread is None:
-            self._decoder_step = DecoderStep.build(self.model, self.max_context) if self._lean else None
+            self._decoder_step = DecoderStep.build(self.model) if self._lean else None
             if self._decoder_step is None:  # the generic path: the model's own forward with the engine's cache
                 self._attn_before = install_slot_attention(self.model)
                 self._packed = PackedLinears.install(self.model)  # bf16 on CPU: oneDNN-prepacked weights
