@@ -23,6 +23,7 @@ import ctypes
 import functools
 import logging
 import sys
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,24 @@ _OMP_PAUSE_HARD = 2  # omp_pause_resource_t: release the threads and everything 
 
 @functools.cache
 def _libgomp() -> ctypes.CDLL | None:
-    """The libgomp this process has loaded (torch's own copy), or None."""
+    """The libgomp torch runs on, or None.
+
+    Other wheels bring their own renamed copies (scikit-learn's `libgomp-<hash>.so.1.0.0`), each a
+    separate runtime with its own teams; pausing one of those would leave torch's team alive. So
+    torch's own copy (in torch/lib) comes first, then any `libgomp.so.1` (a torch built against
+    the system's), and a renamed copy never.
+    """
     if not sys.platform.startswith("linux"):
         return None
-    import torch  # noqa: F401  (loads torch's libgomp first)
+    import torch
 
+    torch_lib = str(Path(torch.__file__).parent / "lib") + "/"
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "libgomp" in line and "/" in line}
     except OSError:
         return None
-    for path in sorted(paths):
+    for path in sorted((p for p in paths if Path(p).name == "libgomp.so.1"), key=lambda p: not p.startswith(torch_lib)):
         try:
             lib = ctypes.CDLL(path)
             lib.omp_pause_resource_all.argtypes = [ctypes.c_int]
