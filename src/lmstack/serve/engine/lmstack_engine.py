@@ -111,7 +111,7 @@ class LmstackEngine(ThreadedEngine):
             if self._decoder_step is None:  # the generic path: the model's own forward with the engine's cache
                 self._attn_before = install_slot_attention(self.model)
                 self._packed = PackedLinears.install(self.model)  # bf16 on CPU: oneDNN-prepacked weights
-            # The caller's count, read here: another engine's loop may hold the process-wide one at 1.
+            # The caller's thread count, which the loop thread sets for itself.
             threads = torch.get_num_threads()
             self._start_loop(self._run, f"lmstack-engine-{self.model_name}", threads)
 
