@@ -10,7 +10,7 @@ fake engine and an engine is tested without HTTP.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -98,6 +98,27 @@ class QueueFull(Exception):
 
 class EngineShuttingDown(Exception):
     """The engine is draining: the API answers 503."""
+
+
+def check_prompt(prompt: Sequence[int], max_context: int) -> None:
+    """A causal LM's prompt: not empty, and short enough to leave room for one generated token."""
+    if not prompt:
+        raise ValueError("the prompt has no tokens")
+    if len(prompt) >= max_context:
+        raise ValueError(f"the prompt has {len(prompt)} tokens; this engine's context holds {max_context}, "
+                         "prompt and at least one generated token")
+
+
+def check_request(what: str, ids: Sequence[int], params: SamplingParams, vocab_size: int) -> None:
+    """The checks every request passes before an engine queues it (a bad id would fail the whole step,
+    and with it every request in the batch)."""
+    if params.max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    for name, values in ((what, ids), ("logit_bias", params.logit_bias)):
+        if not all(0 <= t < vocab_size for t in values):
+            raise ValueError(f"the {name} has token ids outside the model's vocabulary of {vocab_size}")
+    if params.logprobs is not None and not 0 <= params.logprobs <= vocab_size:
+        raise ValueError(f"logprobs must be between 0 and the vocabulary size {vocab_size}")
 
 
 @runtime_checkable

@@ -48,6 +48,7 @@ from lmstack.serve.engine.base import (
     GenerationRequest,
     TokenConstraint,
     TokenEvent,
+    check_prompt,
 )
 from lmstack.serve.engine.decoder_step import DecoderStep
 from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, SlotCache, StepLayout, install_slot_attention
@@ -121,11 +122,7 @@ class LmstackEngine(ThreadedEngine):
         Closing the returned iterator early (a client that went away) aborts the request.
         """
         prompt, params = request.prompt_token_ids, request.params
-        if not prompt:
-            raise ValueError("the prompt has no tokens")
-        if len(prompt) >= self.max_context:
-            raise ValueError(f"the prompt has {len(prompt)} tokens; this engine's context holds {self.max_context}, "
-                             "prompt and at least one generated token")
+        check_prompt(prompt, self.max_context)
         self._check("prompt", prompt, params)
         seq = Sequence(request.request_id, list(prompt), params)
         live = _Live(seq, **LiveRequest.fields_for(params))

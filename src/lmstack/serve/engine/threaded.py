@@ -17,7 +17,13 @@ from typing import Any
 import torch
 
 from lmstack.hardware.openmp import release_openmp_workers
-from lmstack.serve.engine.base import EngineShuttingDown, SamplingParams, TokenConstraint, TokenEvent
+from lmstack.serve.engine.base import (
+    EngineShuttingDown,
+    SamplingParams,
+    TokenConstraint,
+    TokenEvent,
+    check_request,
+)
 from lmstack.serve.engine.sampling import make_generator
 
 
@@ -73,15 +79,8 @@ class ThreadedEngine:
         self._cond.wait_for(has_work)
 
     def _check(self, what: str, ids: Sequence[int], params: SamplingParams) -> None:
-        """The checks every request passes before it is queued (a bad id would fail the whole step,
-        and with it every request in the batch)."""
-        if params.max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        for name, values in ((what, ids), ("logit_bias", params.logit_bias)):
-            if not all(0 <= t < self.vocab_size for t in values):
-                raise ValueError(f"the {name} has token ids outside the model's vocabulary of {self.vocab_size}")
-        if params.logprobs is not None and not 0 <= params.logprobs <= self.vocab_size:
-            raise ValueError(f"logprobs must be between 0 and the vocabulary size {self.vocab_size}")
+        """`check_request`, and the loop must be running."""
+        check_request(what, ids, params, self.vocab_size)
         if self._thread is None:
             raise RuntimeError("call `await engine.start()` before generate()")
 

@@ -33,6 +33,8 @@ from lmstack.serve.engine.base import (
     QueueFull,
     SamplingParams,
     TokenEvent,
+    check_prompt,
+    check_request,
 )
 
 
@@ -92,16 +94,8 @@ class VllmEngine:
             raise EngineShuttingDown("the engine is shutting down and takes no new requests")
         if self._llm is None:
             raise RuntimeError("call `await engine.start()` before generate()")
-        if not prompt:
-            raise ValueError("the prompt has no tokens")
-        if len(prompt) >= self.max_context:
-            raise ValueError(f"the prompt has {len(prompt)} tokens; this engine's context holds {self.max_context}, "
-                             "prompt and at least one generated token")
-        if params.max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        if not all(0 <= t < self.vocab_size for t in (*prompt, *params.logit_bias)):
-            raise ValueError(f"the prompt or logit_bias has token ids outside the model's vocabulary of "
-                             f"{self.vocab_size}")
+        check_prompt(prompt, self.max_context)
+        check_request("prompt", prompt, params, self.vocab_size)
         if request.request_id in self._in_flight:
             raise ValueError(f"request id {request.request_id!r} is already in use")
         if len(self._in_flight) >= self.max_batch_size + self.max_queue:
