@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -39,7 +40,6 @@ from checkpoints import PRESETS, exact_prompts, make_checkpoint  # noqa: E402
 
 from lmstack.atomic import write_json  # noqa: E402
 from lmstack.hardware.measure import measure  # noqa: E402
-from lmstack.serve import loadgen  # noqa: E402
 from lmstack.serve.bench_metrics import summarize  # noqa: E402
 from lmstack.serve.loadgen import LoadShape, run_load  # noqa: E402
 
@@ -129,20 +129,10 @@ def server_url(server: Server) -> str:
 
 def bench(server: Server, shape: LoadShape, prompts: list[str]) -> dict:
     """One load against a running server: lmstack's loadgen with these text prompts (exact token counts)."""
-    loadgen.make_prompts = lambda _shape, count: prompts[:count]  # text: the peers take no token-id prompts
     if server.name == "transformers":  # it answers 422 to `ignore_eos`; the checkpoint never emits EOS anyway
-        stream = httpx.AsyncClient.stream
-
-        def without_ignore_eos(self, method, url, *a, json=None, **kw):
-            return stream(self, method, url, *a, json={k: v for k, v in (json or {}).items() if k != "ignore_eos"},
-                          **kw)
-
-        httpx.AsyncClient.stream = without_ignore_eos
-    try:
-        results, duration_s = asyncio.run(run_load(server_url(server), server.model, shape))
-    finally:
-        if server.name == "transformers":
-            httpx.AsyncClient.stream = stream
+        shape = dataclasses.replace(shape, ignore_eos=False)
+    results, duration_s = asyncio.run(run_load(server_url(server), server.model, shape,
+                                               prompts=prompts[:shape.warmup + shape.num_prompts]))
     for r in results:
         r.prompt_tokens = shape.input_len
     return summarize(results, duration_s, shape)

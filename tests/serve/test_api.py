@@ -79,6 +79,28 @@ def test_stream_concatenates_to_the_non_streamed_text(client, route, body):
     assert events[-1]["choices"] == [] and events[-1]["usage"] == whole["usage"]
 
 
+@pytest.mark.parametrize("route,body", [
+    ("/v1/chat/completions", {**CHAT, "n": 2, "logprobs": True, "top_logprobs": 2}),
+    ("/v1/completions", {"model": "tiny", "prompt": "The teacher", "max_tokens": 4, "logprobs": 1, "echo": True}),
+])
+def test_streamed_chunks_are_exactly_the_schema(client, route, body):
+    """Chunks are built as plain dicts for speed: each must equal its pydantic schema's own dump."""
+    from lmstack.serve.protocol import ChatCompletionChunk, Completion
+
+    events = sse_events(client.post(route, json={**body, "stream": True, "stream_options": {"include_usage": True}}))
+    assert len(events) > 3
+    for e in events:
+        if "messages" in body:
+            dumped = ChatCompletionChunk.model_validate(e).model_dump(exclude_none=True)
+            for c in dumped["choices"]:
+                c.setdefault("finish_reason", None)
+        else:
+            model = Completion.model_validate(e)
+            dumped = model.model_dump(exclude_none=True) | {"choices": [c.model_dump() for c in model.choices]}
+        assert e == dumped
+    assert any(c.get("logprobs") for e in events for c in e["choices"])
+
+
 def test_n_choices_with_a_seed_are_distinct_and_reproducible(client, engine):
     body = {**CHAT, "n": 3, "temperature": 0.8, "seed": 11}
     first = client.post("/v1/chat/completions", json=body).json()

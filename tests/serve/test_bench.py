@@ -64,3 +64,35 @@ def test_summary_follows_vllm_definitions():
 def test_bad_slo_is_a_user_error():
     with pytest.raises(UserError):
         parse_slos("latency:5")
+
+
+def test_run_load_sends_given_text_prompts_and_can_leave_out_ignore_eos(registry, engine, start_server):
+    import asyncio
+
+    from lmstack.serve.loadgen import run_load
+
+    engine.token_delay_s = 0.001
+    server = start_server(create_app(registry))
+    texts = [f"prompt number {i}" for i in range(4)]
+    shape = LoadShape(num_prompts=3, output_len=5, warmup=1, max_concurrency=2, ignore_eos=False)
+    results, duration_s = asyncio.run(run_load(server.url, "tiny", shape, prompts=texts))
+    assert [r.ok for r in results] == [True] * 3 and duration_s > 0
+    tokenizer = registry.generator("tiny").tokenizer
+    assert [q.prompt_token_ids for q in engine.requests] == [tokenizer.encode(t, add_special_tokens=False)
+                                                            for t in texts]
+    assert not any(q.params.ignore_eos for q in engine.requests)
+    with pytest.raises(UserError, match="4 prompts given; this load needs 5"):
+        asyncio.run(run_load(server.url, "tiny", LoadShape(num_prompts=4, warmup=1), prompts=texts))
+
+
+def test_a_failing_server_gives_failed_requests_with_the_status_not_an_exception(registry, start_server):
+    import asyncio
+
+    from lmstack.serve.loadgen import run_load
+
+    server = start_server(create_app(registry))
+    results, _ = asyncio.run(run_load(server.url, "no-such-model", LoadShape(num_prompts=2, warmup=0)))
+    assert [r.ok for r in results] == [False, False]
+    assert all(r.error.startswith("HTTP 404") for r in results)
+    results, _ = asyncio.run(run_load("http://127.0.0.1:9", "tiny", LoadShape(num_prompts=1, warmup=0)))
+    assert not results[0].ok and "Connect" in results[0].error

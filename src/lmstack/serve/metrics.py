@@ -67,22 +67,25 @@ class ServeMetrics:
                     started: float) -> AsyncIterator[ChoiceDelta]:
         """Pass `deltas` through, timing each choice's tokens; `started` is the request's arrival."""
         self.prompt_tokens.labels(model).inc(prompt_tokens)
+        # children looked up once per request, not per token
+        queue_time, generated = self.queue_time.labels(model), self.generation_tokens.labels(model)
+        itl, ttft, e2e = self.itl.labels(model), self.ttft.labels(model), self.e2e.labels(model)
         last: dict[int, float] = {}
         counted: dict[int, int] = {}
         async for d in deltas:
             now = time.perf_counter()
             if d.queue_time_s is not None:
-                self.queue_time.labels(model).observe(d.queue_time_s)
+                queue_time.observe(d.queue_time_s)
             new_tokens = d.completion_tokens - counted.get(d.index, 0)
             if new_tokens > 0:
                 counted[d.index] = d.completion_tokens
-                self.generation_tokens.labels(model).inc(new_tokens)
+                generated.inc(new_tokens)
                 if d.index in last:
-                    self.itl.labels(model).observe(now - last[d.index])
+                    itl.observe(now - last[d.index])
                 else:
-                    self.ttft.labels(model).observe(now - started)
+                    ttft.observe(now - started)
                 last[d.index] = now
             if d.finish_reason is not None:
-                self.e2e.labels(model).observe(now - started)
+                e2e.observe(now - started)
                 self.request_success.labels(model, d.finish_reason).inc()
             yield d

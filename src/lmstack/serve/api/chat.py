@@ -23,12 +23,9 @@ from lmstack.serve.errors import APIError
 from lmstack.serve.protocol import (
     AssistantMessage,
     ChatChoice,
-    ChatChunkChoice,
     ChatCompletion,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     ChatLogprobs,
-    DeltaMessage,
     TokenLogprob,
     TopLogprob,
     Usage,
@@ -96,15 +93,24 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request,
 
 async def _chunks(deltas: AsyncIterator[ChoiceDelta], rid: str, created: int, body: ChatCompletionRequest,
                   prompt_tokens: int, include_usage: bool, json_mode: bool) -> AsyncIterator[dict]:
-    def chunk(choices: list[ChatChunkChoice], usage: Usage | None = None) -> dict:
-        c = ChatCompletionChunk(id=rid, created=created, model=body.model, choices=choices, usage=usage)
-        out = c.model_dump(exclude_none=True)
-        for choice in out["choices"]:
-            choice.setdefault("finish_reason", None)
+    # Plain dicts in the `ChatCompletionChunk` schema (None fields left out, finish_reason always there):
+    # one per streamed token, so no pydantic round trip.
+    def chunk(choices: list[dict], usage: Usage | None = None) -> dict:
+        out = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": body.model,
+               "choices": choices}
+        if usage is not None:
+            out["usage"] = usage.model_dump()
         return out
 
-    yield chunk([ChatChunkChoice(index=i, delta=DeltaMessage(role="assistant", content=""))
-                 for i in range(body.n)])
+    def choice(index: int, delta: dict, finish_reason: str | None = None, tokens: list[TokenInfo] | None = None
+               ) -> dict:
+        out = {"index": index, "delta": delta}
+        if tokens is not None:
+            out["logprobs"] = chat_logprobs(tokens).model_dump(exclude_none=True)
+        out["finish_reason"] = finish_reason
+        return out
+
+    yield chunk([choice(i, {"role": "assistant", "content": ""}) for i in range(body.n)])
     texts = [""] * body.n
     completion = [0] * body.n
     async for d in deltas:
@@ -114,9 +120,8 @@ async def _chunks(deltas: AsyncIterator[ChoiceDelta], rid: str, created: int, bo
             continue
         if d.finish_reason is not None and json_mode:
             check_json(texts[d.index], d.index, d.finish_reason)
-        yield chunk([ChatChunkChoice(index=d.index, delta=DeltaMessage(content=d.text or None),
-                                     finish_reason=d.finish_reason,
-                                     logprobs=chat_logprobs(d.tokens) if body.logprobs else None)])
+        yield chunk([choice(d.index, {"content": d.text} if d.text else {}, d.finish_reason,
+                            d.tokens if body.logprobs else None)])
     if include_usage:
         total = sum(completion)
         yield chunk([], Usage(prompt_tokens=prompt_tokens, completion_tokens=total,

@@ -87,14 +87,21 @@ async def create_completion(body: CompletionRequest, request: Request, services:
 
 async def _chunks(deltas: AsyncIterator[ChoiceDelta], rid: str, created: int, body: CompletionRequest,
                   echoes: list[str], prompt_tokens: int, include_usage: bool) -> AsyncIterator[dict]:
-    def chunk(choices: list[CompletionChoice], usage: Usage | None = None) -> dict:
-        return Completion(id=rid, created=created, model=body.model, choices=choices, usage=usage).model_dump(
-            exclude_none=True) | {"choices": [c.model_dump() for c in choices]}
+    # Plain dicts in the `Completion` schema: one per streamed token, so no pydantic round trip.
+    def chunk(choices: list[dict], usage: Usage | None = None) -> dict:
+        out = {"id": rid, "object": "text_completion", "created": created, "model": body.model, "choices": choices}
+        if usage is not None:
+            out["usage"] = usage.model_dump()
+        return out
+
+    def choice(index: int, text: str, finish_reason: str | None, logprobs: CompletionLogprobs | None = None) -> dict:
+        return {"index": index, "text": text, "logprobs": None if logprobs is None else logprobs.model_dump(),
+                "finish_reason": finish_reason}
 
     offsets = [len(e) for e in echoes]
     for i, echo in enumerate(echoes):
         if echo:
-            yield chunk([CompletionChoice(index=i, text=echo, finish_reason=None)])
+            yield chunk([choice(i, echo, None)])
     completion = [0] * len(echoes)
     async for d in deltas:
         completion[d.index] = d.completion_tokens
@@ -102,7 +109,7 @@ async def _chunks(deltas: AsyncIterator[ChoiceDelta], rid: str, created: int, bo
             continue
         lp = None if body.logprobs is None else completion_logprobs(d.tokens, offsets[d.index])
         offsets[d.index] += len(d.text)
-        yield chunk([CompletionChoice(index=d.index, text=d.text, finish_reason=d.finish_reason, logprobs=lp)])
+        yield chunk([choice(d.index, d.text, d.finish_reason, lp)])
     if include_usage:
         total = sum(completion)
         yield chunk([], Usage(prompt_tokens=prompt_tokens, completion_tokens=total,
