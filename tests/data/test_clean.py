@@ -172,3 +172,35 @@ def test_recipe_file_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("inputs: [a\n")
     with pytest.raises(UserError, match=r"bad.yaml:2:1: malformed YAML"):
         load_recipe(tmp_path / "bad.yaml")
+
+
+def test_recipe_file_errors_name_the_line(tmp_path):
+    write_rows(tmp_path / "data.jsonl", ROWS[:1])
+    path = tmp_path / "recipe.yaml"
+    path.write_text("inputs: [data.jsonl]\n"
+                    "steps:\n"
+                    "  - op: nfkc\n"
+                    "  - op: length\n"
+                    "    min_char: 2\n")
+    with pytest.raises(UserError, match=rf"{path}:4: step 'length': operator 'length' has no parameter 'min_char'"):
+        load_recipe(path)
+    path.write_text("inputs: [data.jsonl]\n"
+                    "steps:\n"
+                    "  - op: minhash_dedup\n"
+                    "max_removed_ration: 0.1\n"
+                    "text_field: ''\n"
+                    "relax:\n"
+                    "  - {step: minhash_dedup, param: threshold, values: [0.9]}\n")
+    with pytest.raises(UserError) as err:
+        load_recipe(path)
+    lines = sorted(err.value.message.splitlines())  # every schema mistake at once, each with its line
+    assert lines == [f"{path}:4: max_removed_ration: unknown key; did you mean 'max_removed_ratio'?",
+                     f"{path}:5: text_field: String should have at least 1 character (given: '')"]
+    path.write_text("inputs: [data.jsonl]\n"
+                    "steps:\n"
+                    "  - op: minhash_dedup\n"
+                    "relax:\n"
+                    "  - {step: minhash_dedup, param: threshold, values: [0.9]}\n"
+                    "  - {step: minhash_dedup, param: threshold, values: [7]}\n")
+    with pytest.raises(UserError, match=rf"{path}:6: relax of step 'minhash_dedup'"):
+        load_recipe(path)

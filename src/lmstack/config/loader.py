@@ -135,7 +135,7 @@ def format_validation_error(e: ValidationError, filename: str, lines: dict[tuple
     messages = []
     for err in e.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-        where = _where(loc, filename, lines, from_override)
+        where = locate(loc, filename, lines, from_override)
         field = ".".join(str(p) for p in loc) or "(top level)"
         given = _short(err.get("input"))
         if err["type"] == "extra_forbidden":
@@ -154,7 +154,9 @@ def format_validation_error(e: ValidationError, filename: str, lines: dict[tuple
 _UNION_TAGS = {"int", "str", "float", "literal['auto']", "function-after[_relative_to_config(), list[Path]]"}
 
 
-def _where(loc: tuple, filename: str, lines: dict[tuple, int], from_override: dict[tuple, str]) -> str:
+def locate(loc: tuple, filename: str, lines: dict[tuple, int], from_override: dict[tuple, str] | None = None) -> str:
+    """`file:line` of the deepest known part of the key path `loc` (or the override that set it)."""
+    from_override = from_override or {}
     for n in range(len(loc), 0, -1):
         if loc[:n] in from_override:
             return f"override {from_override[loc[:n]]!r}"

@@ -113,19 +113,25 @@ def load_recipe(path: str | Path, base_dir: str | Path | None = None) -> Recipe:
     from lmstack.config.loader import read_yaml_file
 
     path = Path(path)
-    raw, _ = read_yaml_file(path, "recipe", example="`inputs: [data.jsonl]` and `steps: [{op: nfkc}, …]`",
+    raw, lines = read_yaml_file(path, "recipe", example="`inputs: [data.jsonl]` and `steps: [{op: nfkc}, …]`",
                             hint="give the path of a recipe YAML (see examples/customer-service/clean.yaml)")
-    return recipe_from_dict(raw, path.parent, base_dir, where=str(path))
+    return recipe_from_dict(raw, path.parent, base_dir, where=str(path), lines=lines)
 
 
 def recipe_from_dict(raw: dict[str, Any], recipe_dir: Path, base_dir: str | Path | None = None,
-                     where: str = "recipe") -> Recipe:
+                     where: str = "recipe", lines: dict[tuple, int] | None = None) -> Recipe:
+    """A validated recipe from its mapping; `lines` (key path → line, from the YAML) puts the line of
+    each mistake in the errors, every schema mistake at once."""
+    from lmstack.config.loader import format_validation_error, locate
+
+    lines = lines or {}
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"{where}: {loc}: {first['msg']}", hint="see examples/customer-service/clean.yaml for a full recipe") from None
+        raise UserError(format_validation_error(e, where, lines, {}, root=Recipe),
+                        hint="see examples/customer-service/clean.yaml for a full recipe") from None
+    for i, step in enumerate(recipe.steps):  # the operators' own parameters, with the step's line
+        parse_params(step.op, step.params, where=f"{locate(('steps', i), where, lines)}: step {step.step_name!r}")
     if base_dir is not None:
         recipe.base_dir = Path(base_dir)
     elif recipe.base_dir is None or not recipe.base_dir.is_absolute():
@@ -133,10 +139,11 @@ def recipe_from_dict(raw: dict[str, Any], recipe_dir: Path, base_dir: str | Path
     if recipe.output_dir is not None and not recipe.output_dir.is_absolute():
         recipe.output_dir = recipe_dir / recipe.output_dir
     params = recipe.step_params()
-    for r in recipe.relax:
+    for j, r in enumerate(recipe.relax):
         for value in r.values:
             step = next(s for s in recipe.steps if s.step_name == r.step)
-            parse_params(step.op, {**params[r.step].model_dump(), r.param: value}, where=f"relax of step {r.step!r}")
+            parse_params(step.op, {**params[r.step].model_dump(), r.param: value},
+                         where=f"{locate(('relax', j), where, lines)}: relax of step {r.step!r}")
     for p in recipe.inputs:
         file_format(recipe.resolve(p))
     return recipe
