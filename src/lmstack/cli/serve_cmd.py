@@ -129,9 +129,8 @@ def bench_serve(
     warmup: int = typer.Option(2, "--warmup", min=0, help="Requests sent before measuring."),
     vocab_size: int = typer.Option(1000, "--vocab-size", min=11, help="Prompt ids are drawn below this."),
     seed: int = typer.Option(0, "--seed", help="Seed for prompts and arrival times."),
-    ignore_eos: bool = typer.Option(True, "--ignore-eos/--no-ignore-eos",
-                                    help="Send ignore_eos so every reply has --output-len tokens; "
-                                         "--no-ignore-eos for servers that reject the field."),
+    no_ignore_eos: bool = typer.Option(False, "--no-ignore-eos",
+                                       help="Leave out ignore_eos, for servers that reject the field."),
     goodput: str | None = typer.Option(None, "--goodput", help="SLOs in ms, e.g. 'ttft:500 tpot:50'."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="Bearer key, if needed."),
     out: Path | None = typer.Option(None, "--out", help="Folder for bench.json and latency_cdf.png."),
@@ -146,7 +145,7 @@ def bench_serve(
 
     shape = LoadShape(num_prompts=num_prompts, input_len=input_len, output_len=output_len, request_rate=request_rate,
                       burstiness=burstiness, max_concurrency=max_concurrency, warmup=warmup, vocab_size=vocab_size,
-                      seed=seed, ignore_eos=ignore_eos)
+                      seed=seed, ignore_eos=not no_ignore_eos)
     summary = run(url, model, shape, api_key=api_key, slos_ms=parse_slos(goodput), out_dir=out)
     table = Table("metric", "value", title=f"{model} at {url}")
     for name, value in table_rows(summary):

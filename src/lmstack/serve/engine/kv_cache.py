@@ -35,6 +35,7 @@ from transformers.cache_utils import Cache
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from lmstack.serve.engine import decode_attention
 from lmstack.serve.engine.scheduler import SlotMove
 
 
@@ -94,17 +95,20 @@ class StepLayout:
     segments: tuple[PromptSegment, ...]
     decode_kv_len: int = 0
     decode_mask: torch.Tensor | None = None  # (B, 1, 1, decode_kv_len): row i sees positions ≤ its own
+    decode_lengths: torch.Tensor | None = None  # (B,) int64: row i sees keys [0, its position + 1)
 
     @classmethod
     def build(cls, slots: list[int], positions: list[int], num_decode: int, segments: list[PromptSegment],
               device: torch.device | str = "cpu") -> StepLayout:
         pos = torch.tensor(positions)
-        kv_len, mask = 0, None
+        kv_len, mask, lengths = 0, None, None
         if num_decode:
             kv_len = int(pos[:num_decode].max()) + 1
             # Slots hold other rows' padding or a freed sequence's stale entries past a row's length.
             mask = (torch.arange(kv_len)[None, :] <= pos[:num_decode, None])[:, None, None, :].to(device)
-        return cls(num_decode, torch.tensor(slots, device=device), pos.to(device), tuple(segments), kv_len, mask)
+            lengths = pos[:num_decode] + 1
+        return cls(num_decode, torch.tensor(slots, device=device), pos.to(device), tuple(segments), kv_len, mask,
+                   lengths)
 
 
 class SlotCache(Cache):
@@ -143,16 +147,22 @@ def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Step
     outs = []
     b = layout.num_decode
     if b:
-        k, v = key[:b, :, : layout.decode_kv_len], value[:b, :, : layout.decode_kv_len]  # (B, H, L, D)
-        heads, kv_heads, dim = q.shape[0], k.shape[1], q.shape[2]
+        heads, kv_heads, dim = q.shape[0], key.shape[1], q.shape[2]
         # The G = Hq / H query heads that share a KV head (heads h·G..h·G+G-1, as in repeat_kv) act as G
-        # queries of that head: one (B, H, G, D) SDPA, no repeated K/V and no GQA kernel (3× faster on CPU).
+        # queries of that head: no repeated K/V.
         qd = q[:, :b].transpose(0, 1).reshape(b, kv_heads, heads // kv_heads, dim)
-        mask = layout.decode_mask
-        if window is not None and layout.decode_kv_len > window:
-            oldest = layout.positions[:b, None] - window  # keys at or before this fell out of the window
-            mask = mask & (torch.arange(layout.decode_kv_len, device=q.device)[None, :] > oldest)[:, None, None, :]
-        out = F.scaled_dot_product_attention(qd, k, v, attn_mask=mask, scale=scaling)  # (B, H, G, D)
+        scale = scaling if scaling is not None else dim ** -0.5
+        if decode_attention.available(key):  # lmstack's kernel: reads each row's K/V once (decode_attention.py)
+            lengths = layout.decode_lengths
+            starts = (lengths - window).clamp_(min=0) if window is not None else torch.zeros_like(lengths)
+            out = decode_attention.decode_attention(qd, key, value, lengths, starts, scale)
+        else:  # one (B, H, G, D) SDPA over the slots' prefix, masked per row
+            k, v = key[:b, :, : layout.decode_kv_len], value[:b, :, : layout.decode_kv_len]  # (B, H, L, D)
+            mask = layout.decode_mask
+            if window is not None and layout.decode_kv_len > window:
+                oldest = layout.positions[:b, None] - window  # keys at or before this fell out of the window
+                mask = mask & (torch.arange(layout.decode_kv_len, device=q.device)[None, :] > oldest)[:, None, None, :]
+            out = F.scaled_dot_product_attention(qd, k, v, attn_mask=mask, scale=scale)  # (B, H, G, D)
         outs.append(out.reshape(b, heads, dim).transpose(0, 1))  # (Hq, B, D)
     for seg in layout.segments:
         end = seg.start + seg.length

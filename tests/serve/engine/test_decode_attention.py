@@ -1,0 +1,82 @@
+"""lmstack's CPU decode-attention kernel: built by the install, equal to SDPA, and strict about its input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lmstack.serve.engine import decode_attention as da
+from lmstack.serve.engine.kv_cache import PromptSegment, StepLayout, attend
+
+
+def reference(q, keys, values, lengths, starts, scale):
+    """fp32 SDPA over each row's own key range."""
+    outs = []
+    for b in range(q.shape[0]):
+        k = keys[b, :, starts[b]:lengths[b]].float()
+        v = values[b, :, starts[b]:lengths[b]].float()
+        outs.append(F.scaled_dot_product_attention(q[b].float(), k, v, scale=scale))
+    return torch.stack(outs)
+
+
+def cache(slots=6, heads=2, context=40, dim=16, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(slots, heads, context, dim, generator=g).to(dtype),
+            torch.randn(slots, heads, context, dim, generator=g).to(dtype))
+
+
+def test_the_install_built_the_kernel():
+    keys, _ = cache()
+    assert da.available(keys), "the decode-attention extension was not built: `make install` needs gcc with OpenMP"
+    assert not da.available(keys.to(torch.float16)) and not da.available(keys.transpose(2, 3))
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 1e-2)])
+@pytest.mark.parametrize("group", [1, 3])
+def test_equals_sdpa_over_each_rows_range(dtype, tol, group):
+    keys, values = cache(dtype=dtype)
+    q = torch.randn(5, 2, group, 16).to(dtype)
+    lengths = torch.tensor([1, 7, 40, 23, 12])
+    starts = torch.tensor([0, 0, 31, 3, 11])  # a sliding window cuts the front of some rows
+    out = da.decode_attention(q, keys, values, lengths, starts, scale=0.3)
+    assert out.dtype == dtype and out.shape == q.shape
+    expected = reference(q, keys, values, lengths, starts, 0.3)
+    torch.testing.assert_close(out.float(), expected, atol=tol, rtol=tol)
+
+
+def test_bad_ranges_and_shapes_are_refused_before_any_read():
+    keys, values = cache()
+    q = torch.randn(2, 2, 1, 16)
+    for lengths, starts in (([41, 3], [0, 0]), ([5, 3], [5, 0]), ([5, 3], [-1, 0])):
+        with pytest.raises(ValueError, match=r"0 <= start < length <= 40"):
+            da.decode_attention(q, keys, values, torch.tensor(lengths), torch.tensor(starts), 1.0)
+    with pytest.raises(ValueError, match="do not match the cache"):
+        da.decode_attention(torch.randn(2, 3, 1, 16), keys, values, torch.tensor([2, 2]), torch.tensor([0, 0]), 1.0)
+    with pytest.raises(ValueError, match="lengths and starts"):
+        da.decode_attention(q, keys, values, torch.tensor([2]), torch.tensor([0]), 1.0)
+
+
+def test_attend_gives_the_same_with_and_without_the_kernel(monkeypatch):
+    """A step of 3 decode rows and one prompt chunk, with and without a sliding window."""
+    keys, values = cache(slots=4, heads=2, context=40, dim=16)
+    positions = [9, 30, 17] + list(range(5, 13))
+    layout = StepLayout.build([0, 1, 2] + [3] * 8, positions, 3, [PromptSegment(3, 8, 3, 5)])
+    q = torch.randn(6, len(positions), 16)  # 6 query heads over 2 KV heads
+    for window in (None, 8):
+        with_kernel = attend(q, keys, values, layout, 0.25, window)
+        monkeypatch.setattr(da, "available", lambda _keys: False)
+        without = attend(q, keys, values, layout, 0.25, window)
+        monkeypatch.undo()
+        torch.testing.assert_close(with_kernel, without, atol=1e-5, rtol=1e-5)
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("LMSTACK_DECODE_KERNEL", "0")
+    da._library.cache_clear()
+    try:
+        assert not da.available(cache()[0])
+    finally:
+        monkeypatch.delenv("LMSTACK_DECODE_KERNEL")
+        da._library.cache_clear()
+    assert da.available(cache()[0])
