@@ -14,8 +14,8 @@ STAMP  := $(VENV)/.lmstack-installed
 
 install: $(STAMP)
 
-# setup.py builds the one C extension (the CPU decode-attention kernel); editing its source reinstalls.
-$(STAMP): pyproject.toml setup.py src/lmstack/serve/engine/_decode_attention.c
+# setup.py builds the one C extension (the engine's CPU kernels); editing its sources reinstalls.
+$(STAMP): pyproject.toml setup.py $(wildcard src/lmstack/serve/engine/csrc/*)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)

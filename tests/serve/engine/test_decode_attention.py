@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lmstack.serve.engine import decode_attention as da
+from lmstack.serve.engine import native
 from lmstack.serve.engine.kv_cache import PromptSegment, StepLayout, attend
 
 
@@ -28,7 +29,7 @@ def cache(slots=6, heads=2, context=40, dim=16, dtype=torch.float32, seed=0):
 
 def test_the_install_built_the_kernel():
     keys, _ = cache()
-    assert da.available(keys), "the decode-attention extension was not built: `make install` needs gcc with OpenMP"
+    assert da.available(keys), "the kernels extension was not built: `make install` needs gcc with OpenMP"
     assert not da.available(keys.to(torch.float16)) and not da.available(keys.transpose(2, 3))
 
 
@@ -72,11 +73,13 @@ def test_attend_gives_the_same_with_and_without_the_kernel(monkeypatch):
 
 
 def test_switched_off_by_the_environment(monkeypatch):
-    monkeypatch.setenv("LMSTACK_DECODE_KERNEL", "0")
-    da._library.cache_clear()
+    monkeypatch.setenv("LMSTACK_KERNELS", "0")
+    native.library.cache_clear()
     try:
         assert not da.available(cache()[0])
+        with pytest.raises(RuntimeError, match="not built here"):
+            da.decode_attention(torch.randn(1, 2, 1, 16), *cache(), torch.tensor([3]), torch.tensor([0]), 1.0)
     finally:
-        monkeypatch.delenv("LMSTACK_DECODE_KERNEL")
-        da._library.cache_clear()
+        monkeypatch.delenv("LMSTACK_KERNELS")
+        native.library.cache_clear()
     assert da.available(cache()[0])

@@ -4,56 +4,28 @@
 
 `q` is one decode step's queries grouped by KV head, (B, H, G, D): row b's G = Hq / H query heads
 that share KV head h. `keys` and `values` are one layer's whole cache buffers (slots, H, C, D), row b
-living in slot b; row b sees keys [starts[b], lengths[b]). The kernel (`_decode_attention.c`, built
-with the package when a C compiler with OpenMP is there) reads each (row, head)'s K and V once, in
-their stored dtype, and computes in fp32; torch's SDPA does the same work at several times the cost
-(benchmarks/serve/RESULTS.md). `available()` says whether it can run here; `kv_cache.attend` falls back
-to SDPA otherwise, and `LMSTACK_DECODE_KERNEL=0` turns it off.
+living in slot b; row b sees keys [starts[b], lengths[b]). The kernel (`csrc/decode_attention.c`, see
+`native`) reads each (row, head)'s K and V once, in their stored dtype, and computes in fp32; torch's
+SDPA does the same work at several times the cost (benchmarks/serve/RESULTS.md). `available()` says whether it can run here; `kv_cache.attend` falls back
+to SDPA otherwise.
 """
 
 from __future__ import annotations
 
-import ctypes
-import importlib.util
-import os
-from functools import cache
-
 import torch
 
-_KINDS = {torch.bfloat16: "bf16", torch.float32: "f32"}
-
-
-@cache
-def _library() -> ctypes.CDLL | None:
-    if os.environ.get("LMSTACK_DECODE_KERNEL", "1") == "0":
-        return None
-    try:
-        spec = importlib.util.find_spec("lmstack.serve.engine._decode_attention")
-    except ImportError:
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    lib = ctypes.CDLL(spec.origin)  # ctypes releases the GIL during each call
-    p, i64 = ctypes.c_void_p, ctypes.c_int64
-    for kind in _KINDS.values():
-        fn = getattr(lib, f"lmstack_decode_attention_{kind}")
-        fn.argtypes = [p, p, p, p, p, p, i64, i64, i64, i64, i64, ctypes.c_float, ctypes.c_int]
-        fn.restype = ctypes.c_int
-    return lib
+from lmstack.serve.engine import native
 
 
 def available(keys: torch.Tensor) -> bool:
     """Whether the kernel can serve a cache like `keys`: built here, on the CPU, bf16 or fp32, contiguous."""
-    return (keys.device.type == "cpu" and keys.dtype in _KINDS and keys.is_contiguous()
-            and _library() is not None)
+    return native.usable(keys)
 
 
 def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, lengths: torch.Tensor,
                      starts: torch.Tensor, scale: float) -> torch.Tensor:
     """(B, H, G, D) attention output in q's dtype; see the module docstring for the shapes."""
-    lib = _library()
-    if lib is None:
-        raise RuntimeError("the decode attention kernel is not built; check available() first")
+    fn = native.kernel("decode_attention", keys.dtype)
     b, heads, group, dim = q.shape
     slots, kv_heads, context, kv_dim = keys.shape
     if (kv_heads, kv_dim) != (heads, dim) or values.shape != keys.shape or values.dtype != keys.dtype:
@@ -66,7 +38,6 @@ def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, 
     lengths = lengths.to(torch.int64).contiguous()
     starts = starts.to(torch.int64).contiguous()
     out = torch.empty_like(qf)
-    fn = getattr(lib, f"lmstack_decode_attention_{_KINDS[keys.dtype]}")
     rc = fn(qf.data_ptr(), keys.data_ptr(), values.data_ptr(), lengths.data_ptr(), starts.data_ptr(),
             out.data_ptr(), b, heads, group, dim, context, float(scale), torch.get_num_threads())
     if rc == -2:

@@ -14,6 +14,11 @@ On a CPU in bf16 the fused matrices are built once, when the engine starts, and 
 second copy of the linear weights while the engine runs. Elsewhere (fp32, GPUs) the step calls the
 model's own weights, one product per layer, and copies nothing. The model itself is not changed.
 
+Where lmstack's CPU kernels are built (`native`; bf16 or fp32 on the CPU), the pointwise work runs
+fused (`pointwise`): each RMSNorm with the residual add before it, SiLU·up and the rotary embedding
+are one call each instead of 3 to 8 torch ops, which at one decode row cost more in dispatch than in
+arithmetic. Without them the step runs the torch code below.
+
 `DecoderStep.build(model)` returns None for anything else (another architecture, q/k norms, a
 different activation or linear type): the engine then keeps the generic path. Sliding-window
 layers (Mistral, Qwen2 with `use_sliding_window`) attend as transformers' mask says.
@@ -29,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
+from lmstack.serve.engine import native, pointwise
 from lmstack.serve.engine.kv_cache import KVCache, StepLayout, attend
 from lmstack.serve.engine.packed_linear import packable
 
@@ -81,6 +87,7 @@ class _Layer:
     gate_up: Linear
     down: Linear
     window: int | None  # sliding-window attention over this many positions, or None
+    norms: tuple[nn.Module, nn.Module]  # input and post-attention RMSNorm modules (weight, variance_epsilon)
 
 
 class DecoderStep:
@@ -97,6 +104,9 @@ class DecoderStep:
         self.norm = _rms_norm(model.model.norm)
         self.rotary = model.model.rotary_emb
         self.lm_head = _fused([model.lm_head], pack)
+        self.final_norm = model.model.norm
+        weight = model.model.embed_tokens.weight
+        self.fused = native.library() is not None and weight.device.type == "cpu" and weight.dtype in native.SUFFIX
 
     @classmethod
     def build(cls, model: PreTrainedModel) -> DecoderStep | None:
@@ -123,7 +133,8 @@ class DecoderStep:
                       else getattr(attn, "sliding_window", None))
             layers.append(_Layer(_rms_norm(layer.input_layernorm), _fused([attn.q_proj, attn.k_proj, attn.v_proj], pack),
                                  _fused([attn.o_proj], pack), _rms_norm(layer.post_attention_layernorm),
-                                 _fused([mlp.gate_proj, mlp.up_proj], pack), _fused([mlp.down_proj], pack), window))
+                                 _fused([mlp.gate_proj, mlp.up_proj], pack), _fused([mlp.down_proj], pack), window,
+                                 (layer.input_layernorm, layer.post_attention_layernorm)))
         attn = model.model.layers[0].self_attn
         head_dim = attn.head_dim
         heads = attn.q_proj.out_features // head_dim
@@ -137,6 +148,8 @@ class DecoderStep:
         t = tokens.shape[0]
         h = self.embed(tokens)  # (T, E)
         cos, sin = self.rotary(h, positions[None])  # (1, T, D) each
+        if self.fused:
+            return self._fused_step(h, cos[0], sin[0], layout, keep, kv)
         cos, sin = cos[0, :, None], sin[0, :, None]
         half = self.head_dim // 2
         signed_sin = torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
@@ -155,3 +168,25 @@ class DecoderStep:
             gate_up = layer.gate_up(layer.post_norm(h))
             h = h + layer.down(F.silu(gate_up[:, :i]) * gate_up[:, i:])
         return self.lm_head(self.norm(h[keep]))
+
+    def _fused_step(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: StepLayout,
+                    keep: torch.Tensor, kv: KVCache) -> torch.Tensor:
+        """The loop above with lmstack's fused kernels; h (T, E) is the step's own residual stream, updated in place."""
+        t = h.shape[0]
+        qk_heads = self.heads + self.kv_heads
+        q_end = self.heads * self.head_dim
+        k_end = q_end + self.kv_heads * self.head_dim
+        delta = None  # what the last block adds to h, folded into the next norm
+        for index, layer in enumerate(self.layers):
+            norm_in, norm_post = layer.norms
+            qkv = layer.qkv(pointwise.rms_norm(h, norm_in.weight, norm_in.variance_epsilon, delta))
+            qk = pointwise.rope(qkv[:, :k_end].view(t, qk_heads, self.head_dim), cos, sin)  # queries and keys at once
+            q, k = qk[:, : self.heads], qk[:, self.heads:]
+            v = qkv[:, k_end:].view(t, self.kv_heads, self.head_dim)
+            keys, values = kv.write(index, layout, k, v)
+            out = attend(q.transpose(0, 1), keys, values, layout, self.scaling, layer.window)  # (Hq, T, D)
+            attn = layer.o(out.transpose(0, 1).reshape(t, q_end))
+            gate_up = layer.gate_up(pointwise.rms_norm(h, norm_post.weight, norm_post.variance_epsilon, attn))
+            delta = layer.down(pointwise.silu_mul(gate_up))
+        normed = pointwise.rms_norm(h, self.final_norm.weight, self.final_norm.variance_epsilon, delta)
+        return self.lm_head(normed[keep])

@@ -10,20 +10,13 @@
  * set-up on every call: about 5x the time of reading K and V at 200 positions. This loop reads them
  * once at memory speed. Called through ctypes (lmstack.serve.engine.decode_attention).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
-static inline float bf16_to_float(uint16_t x) {
-    uint32_t bits = (uint32_t)x << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
+#include "bf16.h"
+#include "dispatch.h"
 
 #define LOAD_bf16(dst, src, D) for (int64_t d = 0; d < (D); ++d) (dst)[d] = bf16_to_float((src)[d]);
 #define LOAD_f32(dst, src, D) for (int64_t d = 0; d < (D); ++d) (dst)[d] = (src)[d];
@@ -59,8 +52,8 @@ static inline float bf16_to_float(uint16_t x) {
 typedef void (*task_fn)(const float *restrict, const void *restrict, const void *restrict, float *restrict,
                         float *restrict, float *restrict, int64_t, int64_t, int64_t, float);
 
-#define DEFINE_TASK(SUFFIX, KV_T, ISA, TARGET)                                                    \
-    TARGET static void task_##SUFFIX##_##ISA(                                                     \
+#define DEFINE_TASK(SUFFIX, KV_T, NAME, TARGET)                                                   \
+    TARGET static void NAME(                                                                      \
         const float *restrict qt, const void *restrict kp, const void *restrict vp,               \
         float *restrict ot, float *restrict scores, float *restrict row, int64_t n, int64_t G,    \
         int64_t D, float scale) {                                                                 \
@@ -70,28 +63,12 @@ typedef void (*task_fn)(const float *restrict, const void *restrict, const void 
         else { TASK_BODY(SUFFIX, D) }                                                             \
     }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define X86 1
-#define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-#define T_AVX2 __attribute__((target("avx2,fma")))
-DEFINE_TASK(bf16, uint16_t, avx512, T_AVX512)
-DEFINE_TASK(f32, float, avx512, T_AVX512)
-DEFINE_TASK(bf16, uint16_t, avx2, T_AVX2)
-DEFINE_TASK(f32, float, avx2, T_AVX2)
-#endif
-DEFINE_TASK(bf16, uint16_t, base, )
-DEFINE_TASK(f32, float, base, )
-
-/* The widest version this CPU runs. */
-#ifdef X86
-#define PICK(SUFFIX)                                                                              \
-    (__builtin_cpu_init(), __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") \
-         ? task_##SUFFIX##_avx512                                                                 \
-         : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? task_##SUFFIX##_avx2 \
-                                                                           : task_##SUFFIX##_base)
-#else
-#define PICK(SUFFIX) task_##SUFFIX##_base
-#endif
+#define DEFINE_TASKS(SUFFIX, KV_T)                                                                \
+    FOR_EACH_ISA(DEFINE_TASK_##SUFFIX, task_##SUFFIX)
+#define DEFINE_TASK_bf16(NAME, TARGET) DEFINE_TASK(bf16, uint16_t, NAME, TARGET)
+#define DEFINE_TASK_f32(NAME, TARGET) DEFINE_TASK(f32, float, NAME, TARGET)
+DEFINE_TASKS(bf16, uint16_t)
+DEFINE_TASKS(f32, float)
 
 /* q, out: (B, H, G, D) fp32 contiguous; k, v: (slots, H, C, D) contiguous; lengths, starts: (B,).
  * Returns 0; -2 (nothing computed) when a row's range is not 0 <= start < length <= C; -1 when scratch
@@ -103,7 +80,7 @@ DEFINE_TASK(f32, float, base, )
                                           float scale, int threads) {                                   \
         for (int64_t b = 0; b < B; ++b)                                                                  \
             if (starts[b] < 0 || starts[b] >= lengths[b] || lengths[b] > C) return -2;                   \
-        const task_fn fn = PICK(SUFFIX);                                                                 \
+        const task_fn fn = PICK_ISA(task_##SUFFIX);                                                                 \
         int failed = 0;                                                                                  \
         _Pragma("omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(| : failed)")      \
         for (int64_t task = 0; task < B * H; ++task) {                                                   \
@@ -120,11 +97,3 @@ DEFINE_TASK(f32, float, base, )
 
 DEFINE_KERNEL(bf16, uint16_t)
 DEFINE_KERNEL(f32, float)
-
-/* An importable module, so the build and the package find it like any extension; the kernels are
- * reached through ctypes. */
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_decode_attention",
-                                    "Decode attention kernels (see lmstack.serve.engine.decode_attention).",
-                                    -1, NULL};
-
-PyMODINIT_FUNC PyInit__decode_attention(void) { return PyModule_Create(&module); }

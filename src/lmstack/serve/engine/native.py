@@ -1,0 +1,61 @@
+"""lmstack's CPU kernels (`csrc/`), loaded once through ctypes.
+
+The install builds them into the `lmstack.serve.engine._kernels` extension (setup.py) when a C compiler
+with OpenMP is there; it is optional, and every caller keeps a torch path for when it is missing, for
+other devices and dtypes, and for `LMSTACK_KERNELS=0`. The kernels:
+
+- `decode_attention` (csrc/decode_attention.c): one decode step's attention over the slot cache;
+- `rms_norm`, `silu_mul`, `rope` (csrc/pointwise.c): the decoder step's pointwise work, fused.
+
+Each exists for bf16 and fp32 tensors (suffix `_bf16`, `_f32`). ctypes releases the GIL during a call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+from functools import cache
+
+import torch
+
+SUFFIX = {torch.bfloat16: "bf16", torch.float32: "f32"}
+
+_P, _I64, _F, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
+_SIGNATURES = {  # name: (argument types, result type)
+    "decode_attention": ([_P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _F, _INT], ctypes.c_int),
+    "rms_norm": ([_P, _P, _P, _P, _I64, _I64, _F, _INT], None),
+    "silu_mul": ([_P, _P, _I64, _I64, _INT], None),
+    "rope": ([_P, _I64, _P, _P, _P, _I64, _I64, _I64, _INT], None),
+}
+
+
+@cache
+def library() -> ctypes.CDLL | None:
+    """The kernels, or None: not built here, or switched off with LMSTACK_KERNELS=0."""
+    if os.environ.get("LMSTACK_KERNELS", "1") == "0":
+        return None
+    spec = importlib.util.find_spec("lmstack.serve.engine._kernels")
+    if spec is None or spec.origin is None:
+        return None
+    lib = ctypes.CDLL(spec.origin)
+    for name, (args, result) in _SIGNATURES.items():
+        for suffix in SUFFIX.values():
+            fn = getattr(lib, f"lmstack_{name}_{suffix}")
+            fn.argtypes, fn.restype = args, result
+    return lib
+
+
+def usable(*tensors: torch.Tensor) -> bool:
+    """Whether the kernels can take these tensors: built, on the CPU, one dtype they have, contiguous."""
+    dtype = tensors[0].dtype
+    return (all(t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous() for t in tensors)
+            and dtype in SUFFIX and library() is not None)
+
+
+def kernel(name: str, dtype: torch.dtype):
+    """The C function `name` for `dtype` (check `usable` first)."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("lmstack's CPU kernels are not built here (or LMSTACK_KERNELS=0); check usable() first")
+    return getattr(lib, f"lmstack_{name}_{SUFFIX[dtype]}")
