@@ -8,9 +8,13 @@ call so that a noisy machine slows both alike, reporting medians:
 1. decode attention alone, one layer: 16 rows × 4 KV heads × 3 query heads per KV head, head size
    64, at 192 and 600 cached positions — the kernel (`decode_attention`) against torch's SDPA over
    the same slot cache with the same per-row mask (what `kv_cache.attend` runs without the kernel);
-2. a whole decode step (`DecoderStep`) of 1 and 16 rows at ~160 positions: with the kernels, with
-   the fused pointwise kernels off (torch's RMSNorm, SiLU·up and rotary ops), and with no kernels at
-   all (SDPA attention too).
+2. the model's linear layers (12 × q/k/v, o, gate/up, down, and the LM head: 256 MB of bf16
+   weights, more than any cache) at 1, 4, 16 and 256 rows: lmstack's packed AVX-512 BF16 kernel
+   (`linear`) against oneDNN's packed product (`_linear_pointwise`) and plain `F.linear`, with the
+   bandwidth and FLOP/s each reaches;
+3. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels, with
+   oneDNN's linears instead of lmstack's, with the fused pointwise kernels off too (torch's RMSNorm,
+   SiLU·up and rotary ops), and with no kernels at all (SDPA attention too).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from unittest.mock import patch
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +33,7 @@ from lmstack.serve.engine import decode_attention as da
 from lmstack.serve.engine import native
 from lmstack.serve.engine.decoder_step import DecoderStep
 from lmstack.serve.engine.kv_cache import KVCache, StepLayout
+from lmstack.serve.engine.linear import PackedLinear, available
 
 
 def interleaved(variants: dict[str, Callable[[], object]], repeats: int, calls: int = 1) -> dict[str, float]:
@@ -63,27 +69,55 @@ def attention_rows(repeats: int) -> None:
               f"SDPA {ms['sdpa'] * 1e3:.0f} µs ({ms['sdpa'] / ms['kernel']:.2f}x)")
 
 
+def linear_rows(repeats: int) -> None:
+    model = build_model("llama-125m", vocab_size=32000, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    model = model.to(torch.bfloat16).eval()
+    linears = [m for layer in model.model.layers for m in (
+        [layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj], [layer.self_attn.o_proj],
+        [layer.mlp.gate_proj, layer.mlp.up_proj], [layer.mlp.down_proj])] + [[model.lm_head]]
+    weights = [torch.cat([m.weight for m in group]) for group in linears]
+    kernel = [PackedLinear.build(group) for group in linears]
+    onednn = [torch.ops.mkldnn._reorder_linear_weight(w, 1) for w in weights]
+    weight_bytes = sum(w.numel() * 2 for w in weights)
+    for rows in (1, 4, 16, 256):
+        xs = {k: torch.randn(rows, k, dtype=torch.bfloat16) for k in {w.shape[1] for w in weights}}
+        with torch.inference_mode():
+            ms = interleaved({
+                "kernel": lambda: [p(xs[p.in_features]) for p in kernel],
+                "oneDNN": lambda: [torch.ops.mkldnn._linear_pointwise(xs[w.shape[1]], p, None, "none", [], "")
+                                   for w, p in zip(weights, onednn)],
+                "F.linear": lambda: [F.linear(xs[w.shape[1]], w) for w in weights],
+            }, max(3, repeats // (1 if rows < 256 else 10)))
+        print(f"linear layers, {rows} row(s), {weight_bytes / 1e6:.0f} MB: " + ", ".join(
+            f"{k} {v:.2f} ms ({weight_bytes / v / 1e6:.1f} GB/s, {rows * weight_bytes / v / 1e6:.0f} GFLOP/s)"
+            for k, v in ms.items()) + f"; oneDNN/kernel {ms['oneDNN'] / ms['kernel']:.2f}x")
+
+
 def step_rows(repeats: int) -> None:
     model = build_model("llama-125m", vocab_size=32000, pad_token_id=0, bos_token_id=1, eos_token_id=2)
     model = model.to(torch.bfloat16).eval()
     step = DecoderStep.build(model)
+    with patch.object(PackedLinear, "build", lambda linears: None):
+        onednn_step = DecoderStep.build(model)  # the same step with oneDNN's packed linears
     kv = KVCache(model.config, num_slots=16, max_context=512, dtype=torch.bfloat16)
     kv.keys.normal_()
     kv.values.normal_()
-    for rows in (1, 16):
+    for rows in (1, 4, 16):
         layout = StepLayout.build(list(range(rows)), [160 + i for i in range(rows)], rows, [])
         tokens, keep = torch.randint(3, 32000, (rows,)), torch.arange(rows)
 
-        def run(fused: bool, attention_kernel: bool) -> Callable[[], object]:
+        def run(which: DecoderStep, fused: bool, attention_kernel: bool) -> Callable[[], object]:
             def call():
-                step.fused = fused
+                which.fused = fused
                 da.available = (lambda keys: native.usable(keys)) if attention_kernel else (lambda keys: False)
-                return step(tokens, layout.positions, layout, keep, kv)
+                return which(tokens, layout.positions, layout, keep, kv)
             return call
 
         with torch.inference_mode():
-            ms = interleaved({"all kernels": run(True, True), "no pointwise kernels": run(False, True),
-                              "no kernels": run(False, False)}, repeats)
+            ms = interleaved({"all kernels": run(step, True, True),
+                              "oneDNN linears": run(onednn_step, True, True),
+                              "oneDNN, no pointwise kernels": run(onednn_step, False, True),
+                              "no kernels": run(onednn_step, False, False)}, repeats)
         base = ms["no kernels"]
         print(f"decode step, {rows} row(s): " + ", ".join(f"{k} {v:.2f} ms ({v / base:.2f}x)" for k, v in ms.items()))
 
@@ -98,6 +132,10 @@ def main() -> None:
         raise SystemExit("lmstack's kernels are not built here (or LMSTACK_KERNELS=0); run `make install`")
     print(f"torch threads {args.threads}, {args.repeats} interleaved repeats, medians")
     attention_rows(args.repeats)
+    if available():
+        linear_rows(args.repeats)
+    else:
+        print("linear layers: this CPU has no AVX-512 BF16; lmstack's linear kernel is not used")
     step_rows(args.repeats)
 
 

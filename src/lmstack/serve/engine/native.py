@@ -5,9 +5,12 @@ with OpenMP is there; it is optional, and every caller keeps a torch path for wh
 other devices and dtypes, and for `LMSTACK_KERNELS=0`. The kernels:
 
 - `decode_attention` (csrc/decode_attention.c): one decode step's attention over the slot cache;
-- `rms_norm`, `silu_mul`, `rope` (csrc/pointwise.c): the decoder step's pointwise work, fused.
+- `rms_norm`, `silu_mul`, `rope` (csrc/pointwise.c): the decoder step's pointwise work, fused;
+- `linear` (csrc/linear.c): bf16 linear layers over weights packed for AVX-512 BF16 (`linear.py`),
+  on CPUs that have it (`lmstack_linear_supported`).
 
-Each exists for bf16 and fp32 tensors (suffix `_bf16`, `_f32`). ctypes releases the GIL during a call.
+Each exists for bf16 and, except `linear`, fp32 tensors (suffix `_bf16`, `_f32`). ctypes releases the
+GIL during a call.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import torch
 SUFFIX = {torch.bfloat16: "bf16", torch.float32: "f32"}
 
 _P, _I64, _F, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
-_SIGNATURES = {  # name: (argument types, result type)
-    "decode_attention": ([_P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _F, _INT], ctypes.c_int),
-    "rms_norm": ([_P, _P, _P, _P, _I64, _I64, _F, _INT], None),
-    "silu_mul": ([_P, _P, _I64, _I64, _INT], None),
-    "rope": ([_P, _I64, _P, _P, _P, _I64, _I64, _I64, _INT], None),
+_BOTH = tuple(SUFFIX.values())
+_SIGNATURES = {  # name: (argument types, result type, dtypes it exists for)
+    "decode_attention": ([_P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _F, _INT], ctypes.c_int, _BOTH),
+    "rms_norm": ([_P, _P, _P, _P, _I64, _I64, _F, _INT], None, _BOTH),
+    "silu_mul": ([_P, _P, _I64, _I64, _INT], None, _BOTH),
+    "rope": ([_P, _I64, _P, _P, _P, _I64, _I64, _I64, _INT], None, _BOTH),
+    "linear": ([_P, _I64, _I64, _I64, _P, _P, _I64, _P, _I64, _INT], ctypes.c_int, ("bf16",)),
 }
 
 
@@ -39,10 +44,11 @@ def library() -> ctypes.CDLL | None:
     if spec is None or spec.origin is None:
         return None
     lib = ctypes.CDLL(spec.origin)
-    for name, (args, result) in _SIGNATURES.items():
-        for suffix in SUFFIX.values():
+    for name, (args, result, suffixes) in _SIGNATURES.items():
+        for suffix in suffixes:
             fn = getattr(lib, f"lmstack_{name}_{suffix}")
             fn.argtypes, fn.restype = args, result
+    lib.lmstack_linear_supported.argtypes, lib.lmstack_linear_supported.restype = [], ctypes.c_int
     return lib
 
 

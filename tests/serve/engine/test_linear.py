@@ -1,0 +1,112 @@
+"""lmstack's packed bf16 linear kernel: the fp32-accumulated product rounded once, any rows, shapes and strides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from lmstack.models.build import build_model
+from lmstack.serve.engine import linear
+from lmstack.serve.engine.decoder_step import DecoderStep
+from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, StepLayout
+from lmstack.serve.engine.linear import PackedLinear
+
+CPU_HAS_BF16_DOT = "avx512_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
+needs_kernel = pytest.mark.skipif(not CPU_HAS_BF16_DOT, reason="this CPU has no AVX-512 BF16 (the kernel's ISA)")
+
+
+def _layers(sizes: list[int], k: int, biases: list[bool], seed: int = 0) -> list[nn.Linear]:
+    torch.manual_seed(seed)
+    return [nn.Linear(k, n, bias=b).to(torch.bfloat16) for n, b in zip(sizes, biases)]
+
+
+def _reference(x: torch.Tensor, layers: list[nn.Linear]) -> torch.Tensor:
+    """The product in fp32 (bf16 products are exact there), the bias added in fp32, rounded to bf16 once."""
+    outs = [x.float() @ m.weight.float().T + (m.bias.float() if m.bias is not None else 0) for m in layers]
+    return torch.cat(outs, dim=-1).to(torch.bfloat16)
+
+
+def test_the_kernel_runs_wherever_the_cpu_has_avx512_bf16():
+    assert linear.available() is CPU_HAS_BF16_DOT
+
+
+def test_pack_puts_pairs_of_inputs_side_by_side_in_blocks_of_16_outputs():
+    w = torch.arange(70 * 6, dtype=torch.float32).view(70, 6).to(torch.bfloat16)
+    packed = linear.pack(w)
+    assert packed.shape == (8, 3, 16, 2)  # 70 outputs padded to 128 = 8 blocks; 6 inputs = 3 pairs
+    assert torch.equal(packed[1, 2, 5], w[16 + 5, 4:6])  # block 1, pair 2, feature 5: w[21, 4:6]
+    assert torch.equal(packed.transpose(1, 2).reshape(128, 6)[:70], w)
+    assert packed.transpose(1, 2).reshape(128, 6)[70:].abs().sum() == 0  # the padding is zeros
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 40])
+def test_equals_the_fp32_product_rounded_once(rows):
+    # q/k/v-like: three layers side by side, 200 outputs (not a multiple of 64), a bias on two of them
+    layers = _layers([96, 64, 40], 48, [True, False, True])
+    fused = PackedLinear.build(layers)
+    assert fused is not None and fused.out_features == 200
+    x = torch.randn(rows, 48, generator=torch.Generator().manual_seed(rows)).to(torch.bfloat16)
+    y, expected = fused(x), _reference(x, layers)
+    assert y.shape == (rows, 200) and y.dtype == torch.bfloat16
+    # the same sums in another order: equal, or one bf16 step apart where the fp32 sum lies near a tie
+    close = (y.float() - expected.float()).abs() <= expected.float().abs() * 2**-8 + 1e-6
+    assert close.all()
+    assert (y == expected).float().mean() > 0.97
+
+
+@needs_kernel
+def test_strided_rows_and_the_lm_head_size():
+    layers = _layers([1000], 64, [False], seed=3)
+    head = PackedLinear.build(layers)
+    wide = torch.randn(6, 100, generator=torch.Generator().manual_seed(4)).to(torch.bfloat16)
+    x = wide[:, 10:74]  # rows 100 apart, as a slice of a wider product is
+    y = head(x)
+    expected = _reference(x, layers)
+    assert ((y.float() - expected.float()).abs() <= expected.float().abs() * 2**-8 + 1e-6).all()
+    assert torch.equal(y.argmax(-1), expected.argmax(-1))
+
+
+@needs_kernel
+def test_what_the_kernel_refuses():
+    assert PackedLinear.build(_layers([32], 47, [False])) is None  # an odd input size: the caller keeps oneDNN
+    assert PackedLinear.build([nn.Linear(48, 32)]) is None  # fp32 weights
+    assert PackedLinear.build(_layers([32], 48, [False]) + _layers([32], 50, [False])) is None  # two input sizes
+    fused = PackedLinear.build(_layers([32], 48, [False]))
+    with pytest.raises(ValueError, match=r"\(rows, 48\) bf16"):
+        fused(torch.randn(2, 48))
+    with pytest.raises(ValueError, match=r"\(rows, 48\) bf16"):
+        fused(torch.randn(2, 40).to(torch.bfloat16))
+
+
+def test_switched_off_with_lmstack_kernels_0(monkeypatch):
+    monkeypatch.setenv("LMSTACK_KERNELS", "0")
+    linear.native.library.cache_clear()
+    try:
+        assert linear.available() is False
+        assert PackedLinear.build(_layers([32], 48, [False])) is None
+    finally:
+        monkeypatch.delenv("LMSTACK_KERNELS")
+        linear.native.library.cache_clear()
+
+
+@needs_kernel
+def test_the_lean_step_runs_its_linears_on_the_kernel_with_the_models_logits():
+    torch.manual_seed(0)
+    model = build_model("llama-1m", vocab_size=300, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    model = model.to(torch.bfloat16).eval()
+    step = DecoderStep.build(model)
+    linears = [f for layer in step.layers for f in (layer.qkv, layer.o, layer.gate_up, layer.down)]
+    assert all(isinstance(f, PackedLinear) for f in linears)
+    assert isinstance(step.lm_head, PackedLinear)
+    kv = KVCache(model.config, num_slots=1, max_context=32, dtype=torch.bfloat16)
+    tokens = torch.randint(3, 300, (9,), generator=torch.Generator().manual_seed(5))
+    layout = StepLayout.build([0] * 9, list(range(9)), 0, [PromptSegment(0, 9, 0, 0)])
+    with torch.inference_mode():
+        logits = step(tokens, layout.positions, layout, torch.arange(9), kv)
+        expected = model(tokens[None]).logits[0]
+    torch.testing.assert_close(logits.float(), expected.float(), atol=0.15, rtol=0.05)
+    assert (logits.argmax(-1) == expected.argmax(-1)).float().mean() >= 8 / 9
