@@ -44,6 +44,9 @@ def test_equals_sdpa_over_each_rows_range(dtype, tol, group):
     assert out.dtype == dtype and out.shape == q.shape
     expected = reference(q, keys, values, lengths, starts, 0.3)
     torch.testing.assert_close(out.float(), expected, atol=tol, rtol=tol)
+    from_zero = da.decode_attention(q, keys, values, lengths, None, scale=0.3)  # no starts: every row from 0
+    assert torch.equal(from_zero, da.decode_attention(q, keys, values, lengths, torch.zeros(5, dtype=torch.long), 0.3))
+    torch.testing.assert_close(from_zero.float(), reference(q, keys, values, lengths, [0] * 5, 0.3), atol=tol, rtol=tol)
 
 
 def test_bad_ranges_and_shapes_are_refused_before_any_read():

@@ -76,3 +76,29 @@ def test_the_step_gives_the_same_logits_with_and_without_the_kernels(dtype):
     torch.testing.assert_close(fused, plain, **tol)
     assert torch.equal(fused.argmax(-1), plain.argmax(-1))
     assert native.usable(tokens.to(dtype)) is True
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rope_store_is_rope_and_the_cache_write_in_one(dtype):
+    g = torch.Generator().manual_seed(3)
+    heads, kv_heads, dim, rows = 6, 2, 16, 5
+    qkv_wide = torch.randn(rows, (heads + 2 * kv_heads) * dim + 8, generator=g).to(dtype)
+    qkv = qkv_wide[:, : (heads + 2 * kv_heads) * dim]  # strided rows, as a slice of a wider product
+    angles = torch.rand(rows, dim, generator=g) * 6
+    cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
+    slots, positions = torch.tensor([0, 2, 1, 1, 1]), torch.tensor([7, 3, 0, 1, 2])
+    keys, values = torch.zeros(3, kv_heads, 10, dim, dtype=dtype), torch.zeros(3, kv_heads, 10, dim, dtype=dtype)
+    q = pointwise.rope_store(qkv, cos, sin, keys, values, slots, positions, heads, kv_heads)
+    qk = pointwise.rope(qkv[:, : (heads + kv_heads) * dim].view(rows, heads + kv_heads, dim), cos, sin)
+    assert q.shape == (rows, heads, dim) and torch.equal(q, qk[:, :heads])
+    v = qkv[:, (heads + kv_heads) * dim:].reshape(rows, kv_heads, dim)
+    assert torch.equal(keys[slots, :, positions], qk[:, heads:]) and torch.equal(values[slots, :, positions], v)
+    written = torch.zeros(3, 10, dtype=torch.bool)
+    written[slots, positions] = True
+    assert keys.transpose(1, 2)[~written].abs().sum() == 0 and values.transpose(1, 2)[~written].abs().sum() == 0
+    before = keys.clone()
+    with pytest.raises(ValueError, match="outside the cache"):  # position 10 of a 10-position cache
+        pointwise.rope_store(qkv, cos, sin, keys, values, slots, torch.tensor([7, 3, 0, 1, 10]), heads, kv_heads)
+    assert torch.equal(keys, before)  # nothing written
+    with pytest.raises(ValueError, match="do not fit"):
+        pointwise.rope_store(qkv, cos, sin, keys, values, slots, positions, heads, 3)

@@ -6,8 +6,8 @@
 that share KV head h. `keys` and `values` are one layer's whole cache buffers (slots, H, C, D), row b
 living in slot b; row b sees keys [starts[b], lengths[b]). The kernel (`csrc/decode_attention.c`, see
 `native`) reads each (row, head)'s K and V once, in their stored dtype, and computes in fp32; torch's
-SDPA does the same work at several times the cost (benchmarks/serve/RESULTS.md). `available()` says whether it can run here; `kv_cache.attend` falls back
-to SDPA otherwise.
+SDPA does the same work at several times the cost (benchmarks/serve/RESULTS.md). `available()` says
+whether it can run here; `kv_cache.attend` falls back to SDPA otherwise.
 """
 
 from __future__ import annotations
@@ -23,23 +23,26 @@ def available(keys: torch.Tensor) -> bool:
 
 
 def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, lengths: torch.Tensor,
-                     starts: torch.Tensor, scale: float) -> torch.Tensor:
-    """(B, H, G, D) attention output in q's dtype; see the module docstring for the shapes."""
+                     starts: torch.Tensor | None, scale: float) -> torch.Tensor:
+    """(B, H, G, D) attention output in q's dtype; see the module docstring for the shapes (`starts`
+    None: every row from position 0)."""
     fn = native.kernel("decode_attention", keys.dtype)
     b, heads, group, dim = q.shape
     slots, kv_heads, context, kv_dim = keys.shape
     if (kv_heads, kv_dim) != (heads, dim) or values.shape != keys.shape or values.dtype != keys.dtype:
         raise ValueError(f"queries {tuple(q.shape)} do not match the cache {tuple(keys.shape)}")
-    if b > slots or lengths.shape != (b,) or starts.shape != (b,):
+    if b > slots or lengths.shape != (b,) or (starts is not None and starts.shape != (b,)):
         raise ValueError(f"{b} rows need {b} lengths and starts within {slots} slots")
     if not (keys.is_contiguous() and values.is_contiguous()):
         raise ValueError("the cache buffers must be contiguous")
-    qf = q.to(torch.float32).contiguous()
+    qc = q.to(keys.dtype).contiguous()  # no copy in the engine: queries come in the cache's dtype, contiguous
     lengths = lengths.to(torch.int64).contiguous()
-    starts = starts.to(torch.int64).contiguous()
-    out = torch.empty_like(qf)
-    rc = fn(qf.data_ptr(), keys.data_ptr(), values.data_ptr(), lengths.data_ptr(), starts.data_ptr(),
-            out.data_ptr(), b, heads, group, dim, context, float(scale), torch.get_num_threads())
+    if starts is not None:
+        starts = starts.to(torch.int64).contiguous()
+    out = torch.empty_like(qc)
+    rc = fn(qc.data_ptr(), keys.data_ptr(), values.data_ptr(), lengths.data_ptr(),
+            starts.data_ptr() if starts is not None else None, out.data_ptr(), b, heads, group, dim, context,
+            float(scale), torch.get_num_threads())
     if rc == -2:
         raise ValueError(f"every row must see keys [start, length) with 0 <= start < length <= {context}")
     if rc != 0:

@@ -180,17 +180,15 @@ class DecoderStep:
                     keep: torch.Tensor, kv: KVCache) -> torch.Tensor:
         """The loop above with lmstack's fused kernels; h (T, E) is the step's own residual stream, updated in place."""
         t = h.shape[0]
-        qk_heads = self.heads + self.kv_heads
         q_end = self.heads * self.head_dim
-        k_end = q_end + self.kv_heads * self.head_dim
         delta = None  # what the last block adds to h, folded into the next norm
         for index, layer in enumerate(self.layers):
             norm_in, norm_post = layer.norms
             qkv = layer.qkv(pointwise.rms_norm(h, norm_in.weight, norm_in.variance_epsilon, delta))
-            qk = pointwise.rope(qkv[:, :k_end].view(t, qk_heads, self.head_dim), cos, sin)  # queries and keys at once
-            q, k = qk[:, : self.heads], qk[:, self.heads:]
-            v = qkv[:, k_end:].view(t, self.kv_heads, self.head_dim)
-            keys, values = kv.write(index, layout, k, v)
+            keys, values = kv.keys[index], kv.values[index]
+            # rotated queries; rotated keys and the values stored in the cache at each token's slot and position
+            q = pointwise.rope_store(qkv, cos, sin, keys, values, layout.slots, layout.positions, self.heads,
+                                     self.kv_heads)
             out = attend(q.transpose(0, 1), keys, values, layout, self.scaling, layer.window)  # (Hq, T, D)
             attn = layer.o(out.transpose(0, 1).reshape(t, q_end))
             gate_up = layer.gate_up(pointwise.rms_norm(h, norm_post.weight, norm_post.variance_epsilon, attn))

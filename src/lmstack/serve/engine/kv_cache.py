@@ -154,7 +154,7 @@ def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Step
         scale = scaling if scaling is not None else dim ** -0.5
         if decode_attention.available(key):  # lmstack's kernel: reads each row's K/V once (decode_attention.py)
             lengths = layout.decode_lengths
-            starts = (lengths - window).clamp_(min=0) if window is not None else torch.zeros_like(lengths)
+            starts = (lengths - window).clamp_(min=0) if window is not None else None  # None: from 0
             out = decode_attention.decode_attention(qd, key, value, lengths, starts, scale)
         else:  # one (B, H, G, D) SDPA over the slots' prefix, masked per row
             k, v = key[:b, :, : layout.decode_kv_len], value[:b, :, : layout.decode_kv_len]  # (B, H, L, D)

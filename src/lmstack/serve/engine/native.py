@@ -5,7 +5,8 @@ with OpenMP is there; it is optional, and every caller keeps a torch path for wh
 other devices and dtypes, and for `LMSTACK_KERNELS=0`. The kernels:
 
 - `decode_attention` (csrc/decode_attention.c): one decode step's attention over the slot cache;
-- `rms_norm`, `silu_mul`, `rope` (csrc/pointwise.c): the decoder step's pointwise work, fused;
+- `rms_norm`, `silu_mul`, `rope`, `rope_store` (csrc/pointwise.c): the decoder step's pointwise work,
+  fused;
 - `linear` (csrc/linear.c): bf16 linear layers over weights packed for AVX-512 BF16 (`linear.py`),
   on CPUs that have it (`lmstack_linear_supported`).
 
@@ -31,6 +32,8 @@ _SIGNATURES = {  # name: (argument types, result type, dtypes it exists for)
     "rms_norm": ([_P, _P, _P, _P, _I64, _I64, _F, _INT], None, _BOTH),
     "silu_mul": ([_P, _P, _I64, _I64, _INT], None, _BOTH),
     "rope": ([_P, _I64, _P, _P, _P, _I64, _I64, _I64, _INT], None, _BOTH),
+    "rope_store": ([_P, _I64, _P, _P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _INT], ctypes.c_int,
+                   _BOTH),
     "linear": ([_P, _I64, _I64, _I64, _P, _P, _I64, _P, _I64, _INT], ctypes.c_int, ("bf16",)),
 }
 

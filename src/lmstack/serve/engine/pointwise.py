@@ -47,3 +47,29 @@ def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     native.kernel("rope", x.dtype)(x.data_ptr(), x.stride(0), cos.data_ptr(), sin.data_ptr(), out.data_ptr(), rows,
                                   heads, dim, torch.get_num_threads())
     return out
+
+
+def rope_store(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+               slots: torch.Tensor, positions: torch.Tensor, heads: int, kv_heads: int) -> torch.Tensor:
+    """One step's q/k/v product (rows, ≥ (heads + 2·kv_heads)·D; rows may be strided): rotary embeddings on
+    queries and keys, the keys and values written into one layer's cache buffers `keys`, `values` (slots,
+    kv_heads, C, D) at each row's (slot, position) — `KVCache.write` and `rope` in one pass. Returns the
+    rotated queries, a new contiguous (rows, heads, D)."""
+    rows, dim = qkv.shape[0], keys.shape[-1]
+    num_slots, cache_heads, context, _ = keys.shape
+    if (qkv.dim() != 2 or qkv.stride(1) != 1 or qkv.shape[1] < (heads + 2 * kv_heads) * dim
+            or cache_heads != kv_heads or values.shape != keys.shape or cos.shape != (rows, dim)
+            or sin.shape != (rows, dim) or slots.shape != (rows,) or positions.shape != (rows,) or dim % 2):
+        raise ValueError(f"rope_store: qkv {tuple(qkv.shape)}, cache {tuple(keys.shape)}, cos/sin {tuple(cos.shape)}, "
+                         f"{heads}+{kv_heads} heads and {tuple(slots.shape)} slots do not fit")
+    if not all(t.is_contiguous() and t.dtype == qkv.dtype for t in (cos, sin, keys, values)):
+        raise ValueError("rope_store: cos, sin and the cache must be contiguous and of qkv's dtype")
+    slots, positions = slots.to(torch.int64).contiguous(), positions.to(torch.int64).contiguous()
+    out = qkv.new_empty(rows, heads, dim)
+    rc = native.kernel("rope_store", qkv.dtype)(
+        qkv.data_ptr(), qkv.stride(0), cos.data_ptr(), sin.data_ptr(), out.data_ptr(), keys.data_ptr(),
+        values.data_ptr(), slots.data_ptr(), positions.data_ptr(), rows, heads, kv_heads, dim, num_slots, context,
+        torch.get_num_threads())
+    if rc != 0:
+        raise ValueError(f"rope_store: a slot or position lies outside the cache ({num_slots} slots × {context})")
+    return out

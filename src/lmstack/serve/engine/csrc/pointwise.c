@@ -1,5 +1,5 @@
 /* The decoder step's pointwise work, fused: RMSNorm (with the residual add before it), SiLU(gate)·up and
- * rotary embeddings. Each is one pass instead of torch's 3 to 8 ops, and each rounds where torch's
+ * rotary embeddings (with the step's keys and values stored in the cache). Each is one pass instead of torch's 3 to 8 ops, and each rounds where torch's
  * bf16 ops round (the R_ steps below), so results match transformers' modules to the last bit or
  * within one bf16 step where expf or a sum's order differ. One decode row of a 125M model is
  * 768 values, so a torch op's dispatch costs more than its arithmetic; these calls have one dispatch.
@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "bf16.h"
 #include "dispatch.h"
@@ -103,6 +104,31 @@
         _Pragma("omp parallel for num_threads(threads) if (rows * heads * D >= PARALLEL_ELEMENTS)")      \
         for (int64_t r = 0; r < rows; ++r)                                                               \
             row(x + r * stride, cos + r * D, sin + r * D, out + r * heads * D, heads, D);                \
+    }                                                                                                    \
+                                                                                                         \
+    /* One step's q/k/v rows (row r at qkv + r·stride: `heads` queries, `kv_heads` keys, `kv_heads`      \
+     * values of D each): q_out (rows, heads, D) = rope(queries); the rotated keys and the values go to  \
+     * keys/values (slots, kv_heads, C, D) at (slots[r], ·, positions[r]). Returns 0, or -2 (nothing     \
+     * written) when a slot or position lies outside the cache. */                                       \
+    int lmstack_rope_store_##S(const T *qkv, int64_t stride, const T *cos, const T *sin, T *q_out, T *keys, \
+                               T *values, const int64_t *slots, const int64_t *positions, int64_t rows,  \
+                               int64_t heads, int64_t kv_heads, int64_t D, int64_t num_slots, int64_t C, \
+                               int threads) {                                                            \
+        for (int64_t r = 0; r < rows; ++r)                                                               \
+            if (slots[r] < 0 || slots[r] >= num_slots || positions[r] < 0 || positions[r] >= C) return -2; \
+        void (*row)(const T *restrict, const T *restrict, const T *restrict, T *restrict, int64_t,       \
+                    int64_t) = PICK_ISA(rope_row_##S);                                                   \
+        _Pragma("omp parallel for num_threads(threads) if (rows * (heads + kv_heads) * D >= PARALLEL_ELEMENTS)") \
+        for (int64_t r = 0; r < rows; ++r) {                                                             \
+            const T *x = qkv + r * stride, *c = cos + r * D, *s = sin + r * D;                           \
+            row(x, c, s, q_out + r * heads * D, heads, D);                                               \
+            for (int64_t h = 0; h < kv_heads; ++h) {                                                     \
+                const int64_t at = ((slots[r] * kv_heads + h) * C + positions[r]) * D;                   \
+                row(x + (heads + h) * D, c, s, keys + at, 1, D);                                         \
+                memcpy(values + at, x + (heads + kv_heads + h) * D, sizeof(T) * (size_t)D);              \
+            }                                                                                            \
+        }                                                                                                \
+        return 0;                                                                                        \
     }
 
 DEFINE_POINTWISE(bf16, uint16_t)
