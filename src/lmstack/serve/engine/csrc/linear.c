@@ -89,7 +89,9 @@ int lmstack_linear_bf16(const uint16_t *x, int64_t M, int64_t ldx, int64_t K, co
     if (!supported() || K % 2 != 0) return -2;
 #if defined(LMSTACK_X86)
     const int64_t pairs = K / 2, groups = (N + GROUP * BLOCK - 1) / (GROUP * BLOCK);
-    _Pragma("omp parallel for schedule(static) num_threads(threads)")
+    /* Groups handed out two at a time: a thread the event loop or another process preempts holds up
+     * two groups, not half the matrix (as a static split would) — the cores are shared with HTTP. */
+    _Pragma("omp parallel for schedule(dynamic, 2) num_threads(threads)")
     for (int64_t g = 0; g < groups; ++g) {
         const uint16_t *w = packed + g * GROUP * pairs * 2 * BLOCK;
         for (int64_t m0 = 0; m0 < M; m0 += MAX_TILE_ROWS) {
