@@ -12,14 +12,17 @@ call so that a noisy machine slows both alike, reporting medians:
    weights, more than any cache) at 1, 4, 16 and 256 rows: lmstack's packed AVX-512 BF16 kernel
    (`linear`) against oneDNN's packed product (`_linear_pointwise`) and plain `F.linear`, with the
    bandwidth and FLOP/s each reaches;
-3. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels, with
-   oneDNN's linears instead of lmstack's, with the fused pointwise kernels off too (torch's RMSNorm,
-   SiLU·up and rotary ops), and with no kernels at all (SDPA attention too).
+3. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels and
+   the linear products the engine picks at start (`LinearPlan`, printed), with lmstack's linear
+   kernel at every row count, with oneDNN's linears at every row count, with the fused pointwise
+   kernels off too (torch's RMSNorm, SiLU·up and rotary ops), and with no kernels at all (SDPA
+   attention too).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -96,9 +99,12 @@ def linear_rows(repeats: int) -> None:
 def step_rows(repeats: int) -> None:
     model = build_model("llama-125m", vocab_size=32000, pad_token_id=0, bos_token_id=1, eos_token_id=2)
     model = model.to(torch.bfloat16).eval()
-    step = DecoderStep.build(model)
-    with patch.object(PackedLinear, "build", lambda linears: None):
-        onednn_step = DecoderStep.build(model)  # the same step with oneDNN's packed linears
+    step = DecoderStep.build(model)  # the linear products as measured at start (LinearPlan)
+    print(step.linear_plan.describe())
+    with patch.dict(os.environ, {"LMSTACK_LINEAR": "kernel"}):
+        kernel_step = DecoderStep.build(model)  # lmstack's linear kernel at every row count
+    with patch.dict(os.environ, {"LMSTACK_LINEAR": "onednn"}):
+        onednn_step = DecoderStep.build(model)  # oneDNN's packed linears at every row count
     kv = KVCache(model.config, num_slots=16, max_context=512, dtype=torch.bfloat16)
     kv.keys.normal_()
     kv.values.normal_()
@@ -114,7 +120,8 @@ def step_rows(repeats: int) -> None:
             return call
 
         with torch.inference_mode():
-            ms = interleaved({"all kernels": run(step, True, True),
+            ms = interleaved({"all kernels, planned linears": run(step, True, True),
+                              "all kernels, lmstack linears": run(kernel_step, True, True),
                               "oneDNN linears": run(onednn_step, True, True),
                               "oneDNN, no pointwise kernels": run(onednn_step, False, True),
                               "no kernels": run(onednn_step, False, False)}, repeats)

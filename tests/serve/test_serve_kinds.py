@@ -13,7 +13,7 @@ from lmstack.errors import UserError
 from lmstack.models.build import build_model
 from lmstack.serve.clip import ClipEmbedder
 from lmstack.serve.embeddings import SentenceEmbedder
-from lmstack.serve.server import KINDS, ModelSpec, parse_model_specs, read_registry_file
+from lmstack.serve.server import KINDS, ModelSpec, StderrHandler, parse_model_specs, read_registry_file
 
 app = typer.Typer()
 app.command("serve")(serve_cmd.serve)
@@ -97,3 +97,27 @@ def test_serve_help_names_the_kinds():
     text = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).stdout
     for kind in ("seq2seq", "embedding", "clip", "causal"):
         assert kind in text
+
+
+def test_serve_says_which_linear_products_a_bf16_engine_picked(folders, monkeypatch, tmp_path, caplog):
+    import logging
+
+    def start_and_stop(app, **kw):  # the engines build their steps when the app starts
+        with TestClient(app):
+            pass
+
+    monkeypatch.setattr("lmstack.serve.server.run_server", start_and_stop)
+    monkeypatch.setenv("LMSTACK_LINEAR", "onednn")  # fixed, so the line is known whatever this CPU has
+    logger = logging.getLogger("lmstack")
+    handlers, level = list(logger.handlers), logger.level
+    try:
+        with caplog.at_level(logging.INFO, logger="lmstack"):
+            r = runner.invoke(app, ["serve", "--no-embeddings", "--db-url", f"sqlite:///{tmp_path / 's.db'}",
+                                    "--dtype", "bfloat16", "--device", "cpu", "--model", f"lm={folders['lm']}"],
+                              catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        assert "bf16 linear layers: oneDNN at every row count (oneDNN only)" in caplog.text
+        assert sum(isinstance(h, StderrHandler) for h in logger.handlers) == 1  # on stderr too, once
+        assert "INFO:     bf16 linear layers: oneDNN" in r.stderr
+    finally:
+        logger.handlers[:], logger.level = handlers, level

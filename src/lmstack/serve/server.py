@@ -22,9 +22,10 @@ SIGTERM (or Ctrl-C) drains: new requests answer 503 at once, requests in flight 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -190,9 +191,34 @@ def run_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, drain
     DrainingServer(config, app).run()
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes (a caller may have swapped it since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _log_start_up() -> None:
+    """lmstack's own start-up lines (which linear products an engine picked, say) on stderr, beside uvicorn's."""
+    logger = logging.getLogger("lmstack")
+    if not logger.handlers:
+        logger.addHandler(StderrHandler())
+        logger.setLevel(logging.INFO)
+
+
 def serve(specs: list[ModelSpec], section: ServeSection, *, bundled_embeddings: bool = True,
           backend: str = "lmstack", device: str = "auto", dtype: str = "auto") -> None:
     """Load the models, migrate the database, serve until SIGTERM."""
+    _log_start_up()
     if not specs and not bundled_embeddings:
         raise UserError("no models to serve", hint="give --model NAME=PATH or --registry models.yaml")
     database = open_database(resolve_db_url(section.db_url))

@@ -12,7 +12,7 @@ from lmstack.models.build import build_model
 from lmstack.serve.engine import linear
 from lmstack.serve.engine.decoder_step import DecoderStep
 from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, StepLayout
-from lmstack.serve.engine.linear import PackedLinear
+from lmstack.serve.engine.linear import ALL_ROWS, LinearPlan, OneDNNLinear, PackedLinear, RowSwitch, crossover
 
 CPU_HAS_BF16_DOT = "avx512_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
 needs_kernel = pytest.mark.skipif(not CPU_HAS_BF16_DOT, reason="this CPU has no AVX-512 BF16 (the kernel's ISA)")
@@ -94,7 +94,8 @@ def test_switched_off_with_lmstack_kernels_0(monkeypatch):
 
 
 @needs_kernel
-def test_the_lean_step_runs_its_linears_on_the_kernel_with_the_models_logits():
+def test_the_lean_step_runs_its_linears_on_the_kernel_with_the_models_logits(monkeypatch):
+    monkeypatch.setenv("LMSTACK_LINEAR", "kernel")
     torch.manual_seed(0)
     model = build_model("llama-1m", vocab_size=300, pad_token_id=0, bos_token_id=1, eos_token_id=2)
     model = model.to(torch.bfloat16).eval()
@@ -107,6 +108,89 @@ def test_the_lean_step_runs_its_linears_on_the_kernel_with_the_models_logits():
     layout = StepLayout.build([0] * 9, list(range(9)), 0, [PromptSegment(0, 9, 0, 0)])
     with torch.inference_mode():
         logits = step(tokens, layout.positions, layout, torch.arange(9), kv)
+        expected = model(tokens[None]).logits[0]
+    torch.testing.assert_close(logits.float(), expected.float(), atol=0.15, rtol=0.05)
+    assert (logits.argmax(-1) == expected.argmax(-1)).float().mean() >= 8 / 9
+
+
+def test_crossover_is_the_last_row_count_before_the_kernel_first_loses():
+    assert crossover({1: (2.8, 3.5), 2: (2.9, 3.3), 4: (3.3, 3.4), 8: (6.0, 3.5)}) == 4  # an AMX CPU
+    assert crossover({1: (5.6, 9.4), 4: (5.7, 8.1), 16: (12.7, 15.0), 64: (40.0, 47.0)}) == ALL_ROWS  # never loses
+    assert crossover({1: (3.6, 3.5)}) == 0  # loses at once: oneDNN only
+    assert crossover({4: (1.0, 2.0), 1: (1.0, 2.0), 2: (3.0, 2.0)}) == 1  # in row order, whatever the dict's order
+    assert crossover({}) == ALL_ROWS
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 9])
+def test_row_switch_runs_the_kernel_up_to_its_rows_and_onednn_above(rows):
+    layers = _layers([96, 64, 40], 48, [True, False, True], seed=6)
+    kernel, onednn = PackedLinear.build(layers), OneDNNLinear.build(layers)
+    switch = LinearPlan(kernel_rows=4).build(layers)
+    assert isinstance(switch, RowSwitch) and switch.rows == 4
+    x = torch.randn(rows, 48, generator=torch.Generator().manual_seed(rows)).to(torch.bfloat16)
+    with torch.inference_mode():
+        y = switch(x)
+        assert torch.equal(y, kernel(x) if rows <= 4 else onednn(x))
+    expected = _reference(x, layers)
+    assert ((y.float() - expected.float()).abs() <= expected.float().abs() * 2**-8 + 1e-6).all()
+
+
+@needs_kernel
+def test_a_plan_keeps_only_the_copies_it_uses():
+    layers = _layers([64], 48, [False])
+    assert isinstance(LinearPlan(kernel_rows=ALL_ROWS).build(layers), PackedLinear)
+    assert isinstance(LinearPlan(kernel_rows=0).build(layers), OneDNNLinear)
+    assert isinstance(LinearPlan(kernel_rows=ALL_ROWS).build(_layers([64], 47, [False])), OneDNNLinear)  # odd input
+
+
+@needs_kernel
+def test_choose_measures_both_products_and_stops_where_the_kernel_first_loses(monkeypatch):
+    monkeypatch.delenv("LMSTACK_LINEAR", raising=False)
+    groups = [_layers([256, 256], 128, [False, False], seed=i) for i in range(4)]
+    plan = LinearPlan.choose(groups)
+    assert plan.source == "measured" and plan.timings and min(plan.timings) == 1
+    assert plan.kernel_rows == crossover(plan.timings)
+    ordered = sorted(plan.timings)
+    assert all(k < d for k, d in (plan.timings[n] for n in ordered[:-1]))  # it went on only while the kernel won
+    assert ordered == [1, 2, 4, 8, 16, 32, 64][:len(ordered)]
+    assert "bf16 linear layers: " in plan.describe() and "1 rows" in plan.describe()
+
+
+@needs_kernel
+def test_lmstack_linear_fixes_the_choice(monkeypatch):
+    groups = [_layers([64], 48, [False])]
+    monkeypatch.setenv("LMSTACK_LINEAR", "kernel")
+    assert LinearPlan.choose(groups).kernel_rows == ALL_ROWS
+    monkeypatch.setenv("LMSTACK_LINEAR", "ONEDNN")
+    plan = LinearPlan.choose(groups)
+    assert plan.kernel_rows == 0 and plan.timings == {} and "oneDNN at every row count" in plan.describe()
+    monkeypatch.setenv("LMSTACK_LINEAR", "fastest")
+    with pytest.raises(ValueError, match=r"LMSTACK_LINEAR='fastest': use one of auto, kernel, onednn"):
+        LinearPlan.choose(groups)
+
+
+def test_without_the_kernel_the_plan_is_onednn(monkeypatch):
+    monkeypatch.setattr(linear, "available", lambda: False)
+    plan = LinearPlan.choose([_layers([64], 48, [False])], mode="kernel")
+    assert plan.kernel_rows == 0 and plan.source == "no kernel on this CPU"
+    assert isinstance(plan.build(_layers([64], 48, [False])), OneDNNLinear)
+
+
+@needs_kernel
+def test_the_lean_step_switches_products_by_rows_with_the_same_logits(monkeypatch):
+    torch.manual_seed(0)
+    model = build_model("llama-1m", vocab_size=300, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    model = model.to(torch.bfloat16).eval()
+    monkeypatch.setattr(LinearPlan, "measure", classmethod(lambda cls, groups: cls(4, {1: (1.0, 2.0)})))
+    step = DecoderStep.build(model)
+    assert step.linear_plan.kernel_rows == 4
+    assert all(isinstance(f, RowSwitch) for layer in step.layers for f in (layer.qkv, layer.o, layer.gate_up, layer.down))
+    kv = KVCache(model.config, num_slots=1, max_context=32, dtype=torch.bfloat16)
+    tokens = torch.randint(3, 300, (9,), generator=torch.Generator().manual_seed(5))
+    layout = StepLayout.build([0] * 9, list(range(9)), 0, [PromptSegment(0, 9, 0, 0)])
+    with torch.inference_mode():
+        logits = step(tokens, layout.positions, layout, torch.arange(9), kv)  # 9 rows: oneDNN
         expected = model(tokens[None]).logits[0]
     torch.testing.assert_close(logits.float(), expected.float(), atol=0.15, rtol=0.05)
     assert (logits.argmax(-1) == expected.argmax(-1)).float().mean() >= 8 / 9

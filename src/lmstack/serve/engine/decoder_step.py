@@ -9,10 +9,11 @@ embedding module for cos/sin, RMSNorm written as transformers writes it (the sam
 written to the engine's `KVCache` and attention through the engine's `attend`. Greedy output stays
 equal to HF `generate` (tested).
 
-On a CPU in bf16 the fused matrices are built once, when the engine starts, and packed: for
-lmstack's linear kernel (`linear`, AVX-512 BF16 dot products; 1–16 rows at about the read
-bandwidth) where the CPU has it, else for oneDNN (`torch.ops.mkldnn._linear_pointwise`, the fastest
-product torch has there). Either is a second copy of the linear weights while the engine runs.
+On a CPU in bf16 the fused matrices are built once, when the engine starts, and packed for the
+product that is faster at each row count on this CPU (`linear.LinearPlan`, measured at start):
+lmstack's linear kernel (AVX-512 BF16 dot products; 1–16 rows at about the read bandwidth) and/or
+oneDNN (`torch.ops.mkldnn._linear_pointwise`, torch's fastest product there, AMX tiles where the
+CPU has them). Each packed copy is one more copy of the linear weights while the engine runs.
 Elsewhere (fp32, GPUs) the step calls the model's own weights, one product per layer, and copies
 nothing. The model itself is not changed.
 
@@ -28,6 +29,7 @@ layers (Mistral, Qwen2 with `use_sliding_window`) attend as transformers' mask s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,34 +40,26 @@ from transformers import PreTrainedModel
 
 from lmstack.serve.engine import native, pointwise
 from lmstack.serve.engine.kv_cache import KVCache, StepLayout, attend
-from lmstack.serve.engine.linear import PackedLinear
+from lmstack.serve.engine.linear import LinearPlan
 from lmstack.serve.engine.packed_linear import packable
 
+log = logging.getLogger(__name__)
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM")
 
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _fused(linears: list[nn.Linear], pack: bool) -> Linear:
+def _fused(linears: list[nn.Linear], plan: LinearPlan | None) -> Linear:
     """One matrix product for several linear layers that read the same input (outputs side by side).
 
-    Packed (bf16 on a CPU): one concatenated matrix, packed once for lmstack's linear kernel where the
-    CPU has AVX-512 BF16 (`linear`), else for oneDNN. Otherwise the layers'
-    own weights, one product each and the outputs concatenated: no second copy of the weights."""
-    if not pack:
+    With a plan (bf16 on a CPU): one concatenated matrix, packed once for lmstack's linear kernel and/or
+    for oneDNN, as the plan says (`linear.LinearPlan`). Otherwise the layers' own weights, one product
+    each and the outputs concatenated: no second copy of the weights."""
+    if plan is None:
         if len(linears) == 1:
             return linears[0].forward
         return lambda x: torch.cat([F.linear(x, m.weight, m.bias) for m in linears], dim=-1)
-    kernel = PackedLinear.build(linears)  # lmstack's AVX-512 BF16 kernel where the CPU has it
-    if kernel is not None:
-        return kernel
-    weight = torch.cat([m.weight for m in linears]) if len(linears) > 1 else linears[0].weight
-    biases = [m.bias for m in linears]
-    bias = None
-    if any(b is not None for b in biases):
-        bias = torch.cat([b if b is not None else weight.new_zeros(m.out_features) for m, b in zip(linears, biases)])
-    packed = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
-    return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+    return plan.build(linears)
 
 
 def _rms_norm(norm: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -101,7 +95,7 @@ class DecoderStep:
     """One flat engine step (see `lmstack_engine`) through a Llama-family model's weights."""
 
     def __init__(self, model: PreTrainedModel, layers: list[_Layer], *, heads: int, kv_heads: int, head_dim: int,
-                 intermediate: int, scaling: float, pack: bool):
+                 intermediate: int, scaling: float, plan: LinearPlan | None):
         self.model = model
         self.layers = layers
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
@@ -110,7 +104,8 @@ class DecoderStep:
         self.embed = model.model.embed_tokens
         self.norm = _rms_norm(model.model.norm)
         self.rotary = model.model.rotary_emb
-        self.lm_head = _fused([model.lm_head], pack)
+        self.linear_plan = plan
+        self.lm_head = _fused([model.lm_head], plan)
         self.final_norm = model.model.norm
         weight = model.model.embed_tokens.weight
         self.fused = native.library() is not None and weight.device.type == "cpu" and weight.dtype in native.SUFFIX
@@ -125,8 +120,6 @@ class DecoderStep:
             return None
         if type(model.lm_head) is not nn.Linear or model.lm_head.bias is not None:
             return None
-        pack = packable(model)
-        layers = []
         for layer in model.model.layers:
             attn, mlp = layer.self_attn, layer.mlp
             projections = [attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj]
@@ -134,20 +127,26 @@ class DecoderStep:
                 return None
             if any(hasattr(attn, name) for name in ("q_norm", "k_norm")):
                 return None
+        groups = [[[layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj], [layer.self_attn.o_proj],
+                   [layer.mlp.gate_proj, layer.mlp.up_proj], [layer.mlp.down_proj]] for layer in model.model.layers]
+        plan = LinearPlan.choose([g for per_layer in groups for g in per_layer]) if packable(model) else None
+        if plan is not None:
+            log.info("%s", plan.describe())
+        layers = []
+        for layer, (qkv, o, gate_up, down) in zip(model.model.layers, groups):
             # What transformers passes to attention: Mistral's window holds in every layer, Qwen2's in the
             # layers its config makes sliding ones (the attribute is None in the others).
             window = (config.sliding_window if type(model).__name__ == "MistralForCausalLM"
-                      else getattr(attn, "sliding_window", None))
-            layers.append(_Layer(_rms_norm(layer.input_layernorm), _fused([attn.q_proj, attn.k_proj, attn.v_proj], pack),
-                                 _fused([attn.o_proj], pack), _rms_norm(layer.post_attention_layernorm),
-                                 _fused([mlp.gate_proj, mlp.up_proj], pack), _fused([mlp.down_proj], pack), window,
-                                 (layer.input_layernorm, layer.post_attention_layernorm)))
+                      else getattr(layer.self_attn, "sliding_window", None))
+            layers.append(_Layer(_rms_norm(layer.input_layernorm), _fused(qkv, plan), _fused(o, plan),
+                                 _rms_norm(layer.post_attention_layernorm), _fused(gate_up, plan), _fused(down, plan),
+                                 window, (layer.input_layernorm, layer.post_attention_layernorm)))
         attn = model.model.layers[0].self_attn
         head_dim = attn.head_dim
         heads = attn.q_proj.out_features // head_dim
         kv_heads = attn.k_proj.out_features // head_dim
         return cls(model, layers, heads=heads, kv_heads=kv_heads, head_dim=head_dim,
-                   intermediate=model.model.layers[0].mlp.gate_proj.out_features, scaling=attn.scaling, pack=pack)
+                   intermediate=model.model.layers[0].mlp.gate_proj.out_features, scaling=attn.scaling, plan=plan)
 
     def __call__(self, tokens: torch.Tensor, positions: torch.Tensor, layout: StepLayout, keep: torch.Tensor,
                  kv: KVCache) -> torch.Tensor:

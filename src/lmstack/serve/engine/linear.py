@@ -10,9 +10,23 @@ to 16 rows cost about one pass over the weights (benchmarks/serve/RESULTS.md has
 against oneDNN's packed GEMM). The packed copy is made once, when the engine starts; the model's
 own weights are not changed. `build` returns None where the kernel cannot run (no AVX-512 BF16,
 LMSTACK_KERNELS=0, another dtype or device, an odd input size): the caller keeps its own path.
+
+Which product is faster depends on the CPU and the row count: without AMX the kernel beats oneDNN
+at every row count, but a CPU with AMX tiles runs oneDNN's bf16 GEMM several times faster from
+about 8 rows on (prefill chunks, many concurrent decodes). `LinearPlan.choose` times both on the
+model's own layers when the engine starts and keeps the kernel for the row counts where it wins,
+oneDNN above (`RowSwitch`); `LMSTACK_LINEAR=kernel|onednn` fixes the choice instead of measuring.
 """
 
 from __future__ import annotations
+
+import logging
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -20,6 +34,11 @@ from torch import nn
 from lmstack.serve.engine import native
 
 BLOCK, GROUP = 16, 4  # output features per packed block, blocks per kernel task (csrc/linear.c)
+ALL_ROWS = sys.maxsize  # LinearPlan.kernel_rows: the kernel at every row count
+MODES = ("auto", "kernel", "onednn")  # LMSTACK_LINEAR
+
+log = logging.getLogger(__name__)
+Linear = Callable[[torch.Tensor], torch.Tensor]
 
 
 def available() -> bool:
@@ -76,3 +95,129 @@ class PackedLinear:
         if rc != 0:
             raise RuntimeError("lmstack's linear kernel does not run on this CPU (no AVX-512 BF16)")
         return y
+
+
+class OneDNNLinear:
+    """Linear layers that read the same input, as one product on a weight packed once for oneDNN."""
+
+    def __init__(self, packed: torch.Tensor, bias: torch.Tensor | None):
+        self.packed, self.bias = packed, bias
+
+    @classmethod
+    def build(cls, linears: list[nn.Linear]) -> OneDNNLinear:
+        with torch.no_grad():
+            weight = torch.cat([m.weight for m in linears]) if len(linears) > 1 else linears[0].weight
+            bias = None
+            if any(m.bias is not None for m in linears):
+                bias = torch.cat([m.bias if m.bias is not None else weight.new_zeros(m.out_features) for m in linears])
+            return cls(torch.ops.mkldnn._reorder_linear_weight(weight, 1), bias)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+
+class RowSwitch:
+    """`small` for inputs of up to `rows` rows, `large` above: each product where it is the faster one."""
+
+    def __init__(self, small: Linear, large: Linear, rows: int):
+        self.small, self.large, self.rows = small, large, rows
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.small(x) if x.shape[0] <= self.rows else self.large(x)
+
+
+def crossover(timings: dict[int, tuple[float, float]]) -> int:
+    """The rows up to which the kernel is faster: from `timings` (rows → kernel, oneDNN seconds), the
+    row counts in order until the kernel first loses; ALL_ROWS where it never does (both products
+    gain FLOP/s alike with more rows once the weights are read once per step), 0 where it loses at once."""
+    last = 0
+    for rows in sorted(timings):
+        kernel, onednn = timings[rows]
+        if kernel >= onednn:
+            return last
+        last = rows
+    return ALL_ROWS
+
+
+def _median_seconds(fns: Sequence[Callable[[], object]], repeats: int) -> list[float]:
+    """Median wall time of each function, called in turn `repeats` times (a noisy machine slows all alike)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for fn in fns:
+        fn()  # warm-up: first-touch pages, oneDNN's primitive cache
+    for _ in range(repeats):
+        for fn, seen in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            seen.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+@dataclass(frozen=True)
+class LinearPlan:
+    """Which bf16 product runs the linear layers: lmstack's kernel up to `kernel_rows` rows, oneDNN above."""
+
+    kernel_rows: int
+    timings: dict[int, tuple[float, float]] = field(default_factory=dict)  # rows → (kernel, oneDNN) seconds
+    source: str = "measured"
+
+    @classmethod
+    def choose(cls, groups: list[list[nn.Linear]], mode: str | None = None) -> LinearPlan:
+        """The plan for a model whose fused layers are `groups` (each a list reading the same input).
+
+        `mode` (default: LMSTACK_LINEAR, else "auto"): "kernel" or "onednn" fixes the product, "auto"
+        measures both (`measure`). Without the kernel (no AVX-512 BF16, LMSTACK_KERNELS=0) it is oneDNN."""
+        mode = (mode or os.environ.get("LMSTACK_LINEAR") or "auto").strip().lower()
+        if mode not in MODES:
+            raise ValueError(f"LMSTACK_LINEAR={mode!r}: use one of {', '.join(MODES)}")
+        if not available() or mode == "onednn":
+            return cls(0, source="oneDNN only" if mode == "onednn" else "no kernel on this CPU")
+        if mode == "kernel":
+            return cls(ALL_ROWS, source="LMSTACK_LINEAR=kernel")
+        return cls.measure(groups)
+
+    @classmethod
+    def measure(cls, groups: list[list[nn.Linear]], rows: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
+                repeats: int = 5, sample_bytes: int = 64 << 20) -> LinearPlan:
+        """Time both products on the model's first layers (at least `sample_bytes` of weights, more than
+        the caches hold, as a step reads them) at each row count, until the kernel first loses."""
+        sample, size = [], 0
+        for group in groups:
+            if size >= sample_bytes:
+                break
+            kernel = PackedLinear.build(group)
+            if kernel is None:
+                continue
+            sample.append((kernel, OneDNNLinear.build(group)))
+            size += kernel.in_features * kernel.out_features * 2
+        if not sample:
+            return cls(0, source="no layer the kernel takes")
+        timings: dict[int, tuple[float, float]] = {}
+        generator = torch.Generator().manual_seed(0)
+        with torch.inference_mode():
+            for n in rows:
+                xs = {k: torch.randn(n, k, generator=generator).to(torch.bfloat16) for k in {p.in_features for p, _ in sample}}
+                kernel_s, onednn_s = _median_seconds([lambda: [p(xs[p.in_features]) for p, _ in sample],
+                                                      lambda: [d(xs[p.in_features]) for p, d in sample]], repeats)
+                timings[n] = (kernel_s, onednn_s)
+                if kernel_s >= onednn_s:
+                    break
+        return cls(crossover(timings), timings)
+
+    def build(self, linears: list[nn.Linear]) -> Linear:
+        """The product for `linears` (outputs side by side) under this plan."""
+        kernel = PackedLinear.build(linears) if self.kernel_rows > 0 else None
+        if kernel is None:
+            return OneDNNLinear.build(linears)
+        if self.kernel_rows == ALL_ROWS:
+            return kernel
+        return RowSwitch(kernel, OneDNNLinear.build(linears), self.kernel_rows)
+
+    def describe(self) -> str:
+        if self.kernel_rows == 0:
+            which = "oneDNN at every row count"
+        elif self.kernel_rows == ALL_ROWS:
+            which = "lmstack's kernel at every row count"
+        else:
+            which = f"lmstack's kernel up to {self.kernel_rows} rows, oneDNN above"
+        measured = ", ".join(f"{n} rows {k * 1e3:.2f}/{d * 1e3:.2f} ms" for n, (k, d) in sorted(self.timings.items()))
+        return f"bf16 linear layers: {which} ({self.source}{': kernel/oneDNN ' + measured if measured else ''})"
