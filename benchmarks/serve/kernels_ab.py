@@ -9,9 +9,9 @@ call so that a noisy machine slows both alike, reporting medians:
    64, at 192 and 600 cached positions — the kernel (`decode_attention`) against torch's SDPA over
    the same slot cache with the same per-row mask (what `kv_cache.attend` runs without the kernel);
 2. the model's linear layers (12 × q/k/v, o, gate/up, down, and the LM head: 256 MB of bf16
-   weights, more than any cache) at 1, 4, 16 and 256 rows: lmstack's packed AVX-512 BF16 kernel
-   (`linear`) against oneDNN's packed product (`_linear_pointwise`) and plain `F.linear`, with the
-   bandwidth and FLOP/s each reaches;
+   weights, more than any cache) at 1, 4, 16 and 256 rows: lmstack's packed kernel (`linear`; on AMX
+   tiles where the CPU has them, and then its AVX-512 BF16 form too) against oneDNN's packed
+   product (`_linear_pointwise`) and plain `F.linear`, with the bandwidth and FLOP/s each reaches;
 3. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels and
    the linear products the engine picks at start (`LinearPlan`, printed), with lmstack's linear
    kernel at every row count, with oneDNN's linears at every row count, with the fused pointwise
@@ -79,19 +79,23 @@ def linear_rows(repeats: int) -> None:
         [layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj], [layer.self_attn.o_proj],
         [layer.mlp.gate_proj, layer.mlp.up_proj], [layer.mlp.down_proj])] + [[model.lm_head]]
     weights = [torch.cat([m.weight for m in group]) for group in linears]
-    kernel = [PackedLinear.build(group) for group in linears]
+    kernel = [PackedLinear.build(group) for group in linears]  # on AMX tiles where the CPU has them
+    dot = [PackedLinear(p.packed, p.bias, p.in_features, p.out_features, amx=False) for p in kernel]
+    amx = any(p.amx for p in kernel)
     onednn = [torch.ops.mkldnn._reorder_linear_weight(w, 1) for w in weights]
     weight_bytes = sum(w.numel() * 2 for w in weights)
     for rows in (1, 4, 16, 256):
         xs = {k: torch.randn(rows, k, dtype=torch.bfloat16) for k in {w.shape[1] for w in weights}}
         with torch.inference_mode():
-            ms = interleaved({
-                "kernel": lambda: [p(xs[p.in_features]) for p in kernel],
+            variants = {"kernel": lambda: [p(xs[p.in_features]) for p in kernel]}
+            if amx:  # the AVX-512 BF16 kernel beside the AMX one
+                variants["kernel (AVX-512 BF16)"] = lambda: [p(xs[p.in_features]) for p in dot]
+            ms = interleaved(variants | {
                 "oneDNN": lambda: [torch.ops.mkldnn._linear_pointwise(xs[w.shape[1]], p, None, "none", [], "")
                                    for w, p in zip(weights, onednn)],
                 "F.linear": lambda: [F.linear(xs[w.shape[1]], w) for w in weights],
             }, max(3, repeats // (1 if rows < 256 else 10)))
-        print(f"linear layers, {rows} row(s), {weight_bytes / 1e6:.0f} MB: " + ", ".join(
+        print(f"linear layers, {rows} row(s), {weight_bytes / 1e6:.0f} MB{', kernel on AMX' if amx else ''}: " + ", ".join(
             f"{k} {v:.2f} ms ({weight_bytes / v / 1e6:.1f} GB/s, {rows * weight_bytes / v / 1e6:.0f} GFLOP/s)"
             for k, v in ms.items()) + f"; oneDNN/kernel {ms['oneDNN'] / ms['kernel']:.2f}x")
 

@@ -16,6 +16,9 @@ from lmstack.serve.engine.linear import ALL_ROWS, LinearPlan, OneDNNLinear, Pack
 
 CPU_HAS_BF16_DOT = "avx512_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
 needs_kernel = pytest.mark.skipif(not CPU_HAS_BF16_DOT, reason="this CPU has no AVX-512 BF16 (the kernel's ISA)")
+_FLAGS = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
+CPU_HAS_AMX = CPU_HAS_BF16_DOT and {"amx_tile", "amx_bf16"} <= _FLAGS
+needs_amx = pytest.mark.skipif(not CPU_HAS_AMX, reason="this CPU has no AMX tiles (linear_amx.c)")
 
 
 def _layers(sizes: list[int], k: int, biases: list[bool], seed: int = 0) -> list[nn.Linear]:
@@ -153,7 +156,7 @@ def test_choose_measures_both_products_and_stops_where_the_kernel_first_loses(mo
     assert plan.kernel_rows == crossover(plan.timings)
     ordered = sorted(plan.timings)
     assert all(k < d for k, d in (plan.timings[n] for n in ordered[:-1]))  # it went on only while the kernel won
-    assert ordered == [1, 2, 4, 8, 16, 32, 64][:len(ordered)]
+    assert ordered == [1, 2, 4, 8, 16, 32, 64, 256][:len(ordered)]
     assert "bf16 linear layers: " in plan.describe() and "1 rows" in plan.describe()
 
 
@@ -194,3 +197,32 @@ def test_the_lean_step_switches_products_by_rows_with_the_same_logits(monkeypatc
         expected = model(tokens[None]).logits[0]
     torch.testing.assert_close(logits.float(), expected.float(), atol=0.15, rtol=0.05)
     assert (logits.argmax(-1) == expected.argmax(-1)).float().mean() >= 8 / 9
+
+
+def test_amx_wherever_the_cpu_has_amx_tiles():
+    assert linear.amx_available() is CPU_HAS_AMX
+
+
+@needs_amx
+@pytest.mark.parametrize("rows", [1, 2, 7, 15, 16, 17, 33, 40])
+def test_amx_equals_the_fp32_product_rounded_once_and_the_avx512_kernel(rows):
+    # inputs a multiple of 32 (AMX steps 32 inputs at a time), 200 outputs (not a multiple of 64), two biases
+    layers = _layers([96, 64, 40], 96, [True, False, True], seed=7)
+    fused = PackedLinear.build(layers)
+    assert fused is not None and fused.amx
+    wide = torch.randn(rows, 130, generator=torch.Generator().manual_seed(rows)).to(torch.bfloat16)
+    x = wide[:, 2:98]  # strided rows, as a slice of a wider product is
+    y, expected = fused(x), _reference(x, layers)
+    one_step = expected.float().abs() * 2**-7 + 1e-6  # one bf16 step: sums in another order may round across a tie
+    assert ((y.float() - expected.float()).abs() <= one_step).all() and (y == expected).float().mean() > 0.97
+    dot = PackedLinear(fused.packed, fused.bias, fused.in_features, fused.out_features, amx=False)
+    assert ((y.float() - dot(x).float()).abs() <= one_step).all()
+
+
+@needs_amx
+def test_amx_is_left_to_the_dot_product_kernel_where_inputs_are_not_a_multiple_of_32():
+    fused = PackedLinear.build(_layers([64], 48, [False]))
+    assert fused is not None and not fused.amx
+    x = torch.randn(5, 48, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
+    expected = _reference(x, _layers([64], 48, [False]))
+    assert ((fused(x).float() - expected.float()).abs() <= expected.float().abs() * 2**-8 + 1e-6).all()

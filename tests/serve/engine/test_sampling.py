@@ -7,7 +7,7 @@ import math
 import torch
 
 from lmstack.serve.engine.base import SamplingParams
-from lmstack.serve.engine.sampling import apply_penalties_and_bias, make_generator, sample, truncate
+from lmstack.serve.engine.sampling import apply_penalties_and_bias, greedy, make_generator, sample, truncate
 
 GREEDY = SamplingParams(temperature=0.0)
 
@@ -17,6 +17,14 @@ def test_greedy_rows_take_the_argmax():
     out = sample(logits, [GREEDY, GREEDY], [[], []], [None, None])
     assert [s.token_id for s in out] == [1, 0]
     assert out[0].logprob is None
+
+
+def test_greedy_is_torch_argmax_ties_and_bf16_included():
+    ties = torch.tensor([[1.0, 7.0, 7.0, 2.0], [float("-inf"), 0.0, 0.0, float("-inf")], [3.0, 3.0, 3.0, 3.0]])
+    assert greedy(ties).tolist() == ties.argmax(dim=-1).tolist() == [1, 1, 0]  # the first of equal maxima
+    logits = torch.randn(16, 32000, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)  # many ties in bf16
+    assert torch.equal(greedy(logits), logits.argmax(dim=-1))
+    assert [s.token_id for s in sample(logits, [GREEDY] * 16, [[]] * 16, [None] * 16)] == logits.argmax(-1).tolist()
 
 
 def test_penalties_and_bias_follow_openai_definition():

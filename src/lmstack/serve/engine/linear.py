@@ -1,21 +1,25 @@
-"""bf16 linear layers through lmstack's AVX-512 BF16 kernel (`csrc/linear.c`), weights packed once.
+"""bf16 linear layers through lmstack's own kernels (`csrc/linear.c`, `csrc/linear_amx.c`), weights packed once.
 
     >>> qkv = PackedLinear.build([attn.q_proj, attn.k_proj, attn.v_proj])   # doctest: +SKIP
     >>> y = qkv(x)   # (rows, q + k + v) in bf16: the three layers' outputs side by side
 
 A decode step multiplies each weight matrix by a few rows, one per running sequence: its time is
-the time to read the weights. The kernel reads a layout made for VDPBF16PS (16 output features ×
-2 input features per 64-byte load) and keeps up to 8 rows × 64 features of sums in registers, so 1
-to 16 rows cost about one pass over the weights (benchmarks/serve/RESULTS.md has the numbers
-against oneDNN's packed GEMM). The packed copy is made once, when the engine starts; the model's
-own weights are not changed. `build` returns None where the kernel cannot run (no AVX-512 BF16,
-LMSTACK_KERNELS=0, another dtype or device, an odd input size): the caller keeps its own path.
+the time to read the weights. The packed layout holds, per block of 16 output features, each pair
+of input features' 16 × 2 weights side by side: one 64-byte load is the right-hand side of one
+AVX-512 BF16 dot product (VDPBF16PS) for 16 outputs, and 16 such rows are one AMX weight tile. On
+CPUs with AMX tiles the product runs on them (`linear_amx.c`: up to 16 rows × 64 features of sums
+per task, the weights streamed once per 16 rows), else on AVX-512 BF16 (`linear.c`: up to 8 rows ×
+64 features in registers). Either way 1 to 16 rows cost about one pass over the weights
+(benchmarks/serve/RESULTS.md has the numbers against oneDNN's packed GEMM). The packed copy is made
+once, when the engine starts; the model's own weights are not changed. `build` returns None where
+the kernel cannot run (no AVX-512 BF16, LMSTACK_KERNELS=0, another dtype or device, an odd input
+size): the caller keeps its own path.
 
-Which product is faster depends on the CPU and the row count: without AMX the kernel beats oneDNN
-at every row count, but a CPU with AMX tiles runs oneDNN's bf16 GEMM several times faster from
-about 8 rows on (prefill chunks, many concurrent decodes). `LinearPlan.choose` times both on the
-model's own layers when the engine starts and keeps the kernel for the row counts where it wins,
-oneDNN above (`RowSwitch`); `LMSTACK_LINEAR=kernel|onednn` fixes the choice instead of measuring.
+Which product is faster depends on the CPU and the row count: the AVX-512 BF16 kernel falls behind
+oneDNN's AMX GEMM from about 8 rows on, where a CPU has AMX and the OS grants it. `LinearPlan.choose`
+times lmstack's kernel and oneDNN on the model's own layers when the engine starts and keeps the
+kernel for the row counts where it wins, oneDNN above (`RowSwitch`); `LMSTACK_LINEAR=kernel|onednn`
+fixes the choice instead of measuring.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ def available() -> bool:
     return lib is not None and bool(lib.lmstack_linear_supported())
 
 
+def amx_available() -> bool:
+    """Whether this CPU and OS give the kernel AMX tiles (`csrc/linear_amx.c`)."""
+    lib = native.library()
+    return lib is not None and bool(lib.lmstack_linear_amx_supported())
+
+
 def pack(weight: torch.Tensor) -> torch.Tensor:
     """(N, K) bf16 → (ceil(N/64)·4, K/2, 16, 2): per block of 16 output features, the pairs of inputs."""
     n, k = weight.shape
@@ -59,9 +69,11 @@ def pack(weight: torch.Tensor) -> torch.Tensor:
 class PackedLinear:
     """Linear layers that read the same input, as one bf16 product on the packed weights."""
 
-    def __init__(self, packed: torch.Tensor, bias: torch.Tensor | None, in_features: int, out_features: int):
+    def __init__(self, packed: torch.Tensor, bias: torch.Tensor | None, in_features: int, out_features: int,
+                 amx: bool = False):
         self.packed, self.bias = packed, bias
         self.in_features, self.out_features = in_features, out_features
+        self.amx = amx  # AMX tiles (linear_amx.c) rather than AVX-512 BF16 dot products (linear.c)
 
     @classmethod
     def build(cls, linears: list[nn.Linear]) -> PackedLinear | None:
@@ -79,7 +91,7 @@ class PackedLinear:
                 bias = torch.zeros(-(-n // (BLOCK * GROUP)) * BLOCK * GROUP)  # fp32, padded like the weight
                 bias[:n] = torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features)
                                       for m in linears]).float()
-            return cls(pack(weight), bias, k, n)
+            return cls(pack(weight), bias, k, n, amx=amx_available() and k % 32 == 0)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x (M, K) bf16 on the CPU → (M, N) bf16."""
@@ -88,7 +100,7 @@ class PackedLinear:
         if x.stride(1) != 1 or x.stride(0) % 2 or x.data_ptr() % 4:
             x = x.contiguous()
         y = x.new_empty(x.shape[0], self.out_features)
-        rc = native.kernel("linear", torch.bfloat16)(
+        rc = native.kernel("linear_amx" if self.amx else "linear", torch.bfloat16)(
             x.data_ptr(), x.shape[0], x.stride(0), self.in_features, self.packed.data_ptr(),
             self.bias.data_ptr() if self.bias is not None else None, self.out_features, y.data_ptr(),
             self.out_features, torch.get_num_threads())
@@ -176,7 +188,7 @@ class LinearPlan:
         return cls.measure(groups)
 
     @classmethod
-    def measure(cls, groups: list[list[nn.Linear]], rows: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
+    def measure(cls, groups: list[list[nn.Linear]], rows: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 256),
                 repeats: int = 5, sample_bytes: int = 64 << 20) -> LinearPlan:
         """Time both products on the model's first layers (at least `sample_bytes` of weights, more than
         the caches hold, as a step reads them) at each row count, until the kernel first loses."""

@@ -214,7 +214,7 @@ class LmstackEngine(ThreadedEngine):
                  for seq, live in zip(seqs, lives)]
         samples = sample(logits, [s.params for s in seqs], [s.output_token_ids for s in seqs],
                          [live.generator for live in lives], masks if any(masks) else None)
-        finished, failed = [], []
+        finished, failed, deliveries = [], [], []
         for seq, live, smp in zip(seqs, lives, samples):
             error = smp.error
             if error is None and live.constraint is not None:
@@ -229,11 +229,12 @@ class LmstackEngine(ThreadedEngine):
             seq.output_token_ids.append(smp.token_id)
             reason = self._finish_reason(seq, smp.token_id)
             first = len(seq.output_token_ids) == 1
-            self._deliver(live, TokenEvent(seq.request_id, smp.token_id, smp.logprob, smp.top_logprobs, reason,
-                                           len(seq.prompt_token_ids), len(seq.output_token_ids),
-                                           seq.queue_time_s if first else None))
+            deliveries.append((live, TokenEvent(seq.request_id, smp.token_id, smp.logprob, smp.top_logprobs, reason,
+                                                len(seq.prompt_token_ids), len(seq.output_token_ids),
+                                                seq.queue_time_s if first else None)))
             if reason is not None:
                 finished.append(seq.request_id)
+        self._deliver_all(deliveries)  # the step's tokens with one wake-up of the event loop
         if finished or failed:
             with self._cond:
                 for request_id in finished:

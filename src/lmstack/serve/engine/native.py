@@ -8,9 +8,11 @@ other devices and dtypes, and for `LMSTACK_KERNELS=0`. The kernels:
 - `rms_norm`, `silu_mul`, `rope`, `rope_store` (csrc/pointwise.c): the decoder step's pointwise work,
   fused;
 - `linear` (csrc/linear.c): bf16 linear layers over weights packed for AVX-512 BF16 (`linear.py`),
-  on CPUs that have it (`lmstack_linear_supported`).
+  on CPUs that have it (`lmstack_linear_supported`);
+- `linear_amx` (csrc/linear_amx.c): the same product over the same packed weights on AMX tiles, on
+  CPUs and kernels that grant them (`lmstack_linear_amx_supported`).
 
-Each exists for bf16 and, except `linear`, fp32 tensors (suffix `_bf16`, `_f32`). ctypes releases the
+Each exists for bf16 and, except the linear ones, fp32 tensors (suffix `_bf16`, `_f32`). ctypes releases the
 GIL during a call.
 """
 
@@ -35,6 +37,7 @@ _SIGNATURES = {  # name: (argument types, result type, dtypes it exists for)
     "rope_store": ([_P, _I64, _P, _P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _INT], ctypes.c_int,
                    _BOTH),
     "linear": ([_P, _I64, _I64, _I64, _P, _P, _I64, _P, _I64, _INT], ctypes.c_int, ("bf16",)),
+    "linear_amx": ([_P, _I64, _I64, _I64, _P, _P, _I64, _P, _I64, _INT], ctypes.c_int, ("bf16",)),
 }
 
 
@@ -51,7 +54,8 @@ def library() -> ctypes.CDLL | None:
         for suffix in suffixes:
             fn = getattr(lib, f"lmstack_{name}_{suffix}")
             fn.argtypes, fn.restype = args, result
-    lib.lmstack_linear_supported.argtypes, lib.lmstack_linear_supported.restype = [], ctypes.c_int
+    for name in ("lmstack_linear_supported", "lmstack_linear_amx_supported"):
+        getattr(lib, name).argtypes, getattr(lib, name).restype = [], ctypes.c_int
     return lib
 
 

@@ -142,9 +142,21 @@ class ThreadedEngine:
     @staticmethod
     def _deliver(live, event: TokenEvent) -> None:
         """From the loop thread: hand `event` to the request's stream on its event loop."""
-        def put() -> None:
-            live.queue.put_nowait(event)
-            if event.finish_reason is not None:
-                live.closed.set()
+        ThreadedEngine._deliver_all([(live, event)])
 
-        live.loop.call_soon_threadsafe(put)
+    @staticmethod
+    def _deliver_all(deliveries: Sequence[tuple[Any, TokenEvent]]) -> None:
+        """From the loop thread: hand a step's events to their streams, in order, with one wake-up per
+        event loop (each `call_soon_threadsafe` writes to the loop's self-pipe and contends for the GIL)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, TokenEvent]]] = {}
+        for live, event in deliveries:
+            by_loop.setdefault(live.loop, []).append((live, event))
+
+        def put(pairs: list[tuple[Any, TokenEvent]]) -> None:
+            for live, event in pairs:
+                live.queue.put_nowait(event)
+                if event.finish_reason is not None:
+                    live.closed.set()
+
+        for loop, pairs in by_loop.items():
+            loop.call_soon_threadsafe(put, pairs)

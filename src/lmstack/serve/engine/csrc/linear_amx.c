@@ -1,0 +1,151 @@
+/* bf16 linear layers, y (M, N) = x (M, K) · Wᵀ + b, on CPUs with AMX tiles (AMX-TILE, AMX-BF16).
+ *
+ * The same packed weight as linear.c: block j holds, for every pair of input features, the 16
+ * features' two weights side by side. Sixteen consecutive pairs of a block are 16 rows of 64 bytes,
+ * which is exactly the right-hand tile of TDPBF16PS (K pairs × 16 outputs × 2), so a block streams
+ * from memory as contiguous 1 KB tiles with no repacking. A task takes 4 blocks (64 outputs) and up
+ * to 16 rows of x: four fp32 sum tiles (16 rows × 16 outputs each), one tile of x (16 rows × 32
+ * inputs), weight tiles loaded in turn. The sums go through a small buffer to the same epilogue as
+ * linear.c: fp32 bias added, rounded to bf16 once, to nearest even.
+ *
+ * Linux hands out the tile registers' state only on request (arch_prctl ARCH_REQ_XCOMP_PERM); the
+ * first call asks, and the kernel reports itself unsupported where that is refused.
+ */
+#include <stdint.h>
+
+#include "dispatch.h"
+
+#define BLOCK 16        /* output features per packed block (one tile's 16 fp32 columns) */
+#define GROUP 4         /* blocks per task: 64 features, four sum tiles */
+#define TILE_ROWS 16    /* rows of x per tile */
+#define TILE_PAIRS 16   /* input pairs per tile step: 32 bf16 = 64 bytes of each x row */
+
+#if defined(LMSTACK_X86)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define T_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+struct tile_config {
+    uint8_t palette;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+/* Sum tiles 0-3 and x tile 4 hold `rows` rows; weight tiles 5-7 hold 16 pairs. */
+static T_AMX void configure(int rows) {
+    struct tile_config cfg __attribute__((aligned(64))) = {0};
+    cfg.palette = 1;
+    for (int t = 0; t < 5; ++t) {
+        cfg.rows[t] = (uint8_t)rows;
+        cfg.colsb[t] = 64;
+    }
+    for (int t = 5; t < 8; ++t) {
+        cfg.rows[t] = TILE_PAIRS;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+/* One task: `rows` rows (≤ 16) × 4 blocks from feature n0, over all K/2 pairs (K/2 a multiple of 16). */
+static T_AMX void group(const uint16_t *restrict x, int64_t ldx, int rows, const uint16_t *restrict w, int64_t pairs,
+                        const float *restrict bias, uint16_t *restrict y, int64_t ldy, int64_t n0, int64_t N,
+                        float *restrict sums) {
+    const int64_t block_stride = pairs * 2 * BLOCK; /* elements from one block to the next */
+    const int64_t x_stride = ldx * 2;               /* bytes */
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t p = 0; p < pairs; p += TILE_PAIRS) {
+        const uint16_t *wp = w + p * 2 * BLOCK;
+        _tile_loadd(4, x + p * 2, x_stride);
+        _tile_loadd(5, wp, 64);
+        _tile_loadd(6, wp + block_stride, 64);
+        _tile_dpbf16ps(0, 4, 5);
+        _tile_loadd(7, wp + 2 * block_stride, 64);
+        _tile_dpbf16ps(1, 4, 6);
+        _tile_loadd(5, wp + 3 * block_stride, 64);
+        _tile_dpbf16ps(2, 4, 7);
+        _tile_dpbf16ps(3, 4, 5);
+    }
+    /* sums[m][j·16 + f]: row m, block j, feature f */
+    _tile_stored(0, sums, GROUP * BLOCK * 4);
+    _tile_stored(1, sums + BLOCK, GROUP * BLOCK * 4);
+    _tile_stored(2, sums + 2 * BLOCK, GROUP * BLOCK * 4);
+    _tile_stored(3, sums + 3 * BLOCK, GROUP * BLOCK * 4);
+    for (int j = 0; j < GROUP; ++j) {
+        const int64_t n = n0 + j * BLOCK;
+        if (n >= N) break;
+        const __mmask16 mask = N - n >= BLOCK ? (__mmask16)0xffff : (__mmask16)((1u << (N - n)) - 1u);
+        const __m512 b = bias != NULL ? _mm512_loadu_ps(bias + n) : _mm512_setzero_ps(); /* padded to the group */
+        for (int m = 0; m < rows; ++m) {
+            const __m512 s = _mm512_load_ps(sums + m * GROUP * BLOCK + j * BLOCK);
+            const __m256i out = (__m256i)_mm512_cvtneps_pbh(_mm512_add_ps(s, b));
+            _mm256_mask_storeu_epi16(y + m * ldy + n, mask, out);
+        }
+    }
+}
+
+static int ask_for_tiles(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    const int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1;
+    __builtin_cpu_init();
+    if (!amx_bf16 || !amx_tile || !__builtin_cpu_supports("avx512bf16") || !__builtin_cpu_supports("avx512bw"))
+        return 0;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+
+static int supported(void) {
+    static int state = -1; /* racing first calls ask twice, which is harmless */
+    if (state < 0) state = ask_for_tiles();
+    return state;
+}
+
+static T_AMX void run(const uint16_t *x, int64_t M, int64_t ldx, int64_t K, const uint16_t *packed, const float *bias,
+                      int64_t N, uint16_t *y, int64_t ldy, int threads) {
+    const int64_t pairs = K / 2, groups = (N + GROUP * BLOCK - 1) / (GROUP * BLOCK);
+    _Pragma("omp parallel num_threads(threads)") {
+        float sums[TILE_ROWS * GROUP * BLOCK] __attribute__((aligned(64)));
+        int configured = -1; /* rows the tiles are configured for in this thread */
+        /* Groups handed out two at a time, as in linear.c: the cores are shared with HTTP. */
+        _Pragma("omp for schedule(dynamic, 2)")
+        for (int64_t g = 0; g < groups; ++g) {
+            const uint16_t *w = packed + g * GROUP * pairs * 2 * BLOCK;
+            for (int64_t m0 = 0; m0 < M; m0 += TILE_ROWS) {
+                const int rows = M - m0 < TILE_ROWS ? (int)(M - m0) : TILE_ROWS;
+                if (rows != configured) {
+                    configure(rows);
+                    configured = rows;
+                }
+                group(x + m0 * ldx, ldx, rows, w, pairs, bias, y + m0 * ldy, ldy, g * GROUP * BLOCK, N, sums);
+            }
+        }
+        if (configured >= 0) _tile_release();
+    }
+}
+#else
+static int supported(void) { return 0; }
+#endif
+
+/* 1 where this CPU and OS run lmstack_linear_amx_bf16, else 0. */
+int lmstack_linear_amx_supported(void) { return supported(); }
+
+/* As lmstack_linear_bf16 (linear.c), with K a multiple of 32. Returns 0, or -2 where the CPU or OS
+ * gives no AMX tiles or K is not a multiple of 32. */
+int lmstack_linear_amx_bf16(const uint16_t *x, int64_t M, int64_t ldx, int64_t K, const uint16_t *packed,
+                            const float *bias, int64_t N, uint16_t *y, int64_t ldy, int threads) {
+    if (!supported() || K % (2 * TILE_PAIRS) != 0) return -2;
+#if defined(LMSTACK_X86)
+    run(x, M, ldx, K, packed, bias, N, y, ldy, threads);
+#endif
+    return 0;
+}
