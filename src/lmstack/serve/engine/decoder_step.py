@@ -11,9 +11,9 @@ equal to HF `generate` (tested).
 
 On a CPU in bf16 the fused matrices are built once, when the engine starts, and packed for the
 product that is faster at each row count on this CPU (`linear.LinearPlan`, measured at start):
-lmstack's linear kernel (AVX-512 BF16 dot products; 1–16 rows at about the read bandwidth) and/or
-oneDNN (`torch.ops.mkldnn._linear_pointwise`, torch's fastest product there, AMX tiles where the
-CPU has them). Each packed copy is one more copy of the linear weights while the engine runs.
+lmstack's linear kernel (AMX tiles or AVX-512 BF16 dot products; 1–16 rows at about the read
+bandwidth) and/or oneDNN (`torch.ops.mkldnn._linear_pointwise`, torch's fastest product there, AMX
+tiles where the CPU has them). Each packed copy is one more copy of the linear weights while the engine runs.
 Elsewhere (fp32, GPUs) the step calls the model's own weights, one product per layer, and copies
 nothing. The model itself is not changed.
 
