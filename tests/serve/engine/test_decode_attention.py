@@ -49,6 +49,20 @@ def test_equals_sdpa_over_each_rows_range(dtype, tol, group):
     torch.testing.assert_close(from_zero.float(), reference(q, keys, values, lengths, [0] * 5, 0.3), atol=tol, rtol=tol)
 
 
+@pytest.mark.parametrize("dim,group", [(64, 3), (64, 8), (128, 2), (64, 9)])
+def test_model_sized_bf16_heads_give_sdpas_numbers(dim, group):
+    # the head sizes the kernel unrolls (64, 128), groups of queries as Llama-family models have them,
+    # and key ranges around a multiple of 16
+    keys, values = cache(slots=5, heads=2, context=200, dim=dim, dtype=torch.bfloat16, seed=3)
+    q = torch.randn(5, 2, group, dim, generator=torch.Generator().manual_seed(4)).to(torch.bfloat16)
+    lengths = torch.tensor([1, 16, 17, 200, 150])
+    starts = torch.tensor([0, 0, 0, 37, 3])  # 1, 16, 17, 163 and 147 keys
+    out = da.decode_attention(q, keys, values, lengths, starts, scale=dim ** -0.5)
+    expected = reference(q, keys, values, lengths, starts, dim ** -0.5)
+    torch.testing.assert_close(out.float(), expected, atol=1e-2, rtol=1e-2)
+    assert (out.float() - expected).abs().max() < 8e-3
+
+
 def test_bad_ranges_and_shapes_are_refused_before_any_read():
     keys, values = cache()
     q = torch.randn(2, 2, 1, 16)
