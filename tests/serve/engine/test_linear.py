@@ -158,6 +158,16 @@ def test_choose_measures_both_products_and_stops_where_the_kernel_first_loses(mo
     assert all(k < d for k, d in (plan.timings[n] for n in ordered[:-1]))  # it went on only while the kernel won
     assert ordered == [1, 2, 4, 8, 16, 32, 64, 256][:len(ordered)]
     assert "bf16 linear layers: " in plan.describe() and "1 rows" in plan.describe()
+    # the measured layers are packed once: build takes them
+    kernel, onednn = plan.prepared[tuple(id(m) for m in groups[0])]
+    built = plan.build(groups[0])
+    if plan.kernel_rows == ALL_ROWS:
+        assert built is kernel
+    elif plan.kernel_rows == 0:
+        assert built is onednn
+    else:
+        assert built.small is kernel and built.large is onednn
+    assert tuple(id(m) for m in groups[0]) not in plan.prepared
 
 
 @needs_kernel

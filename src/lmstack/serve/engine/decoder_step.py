@@ -141,6 +141,8 @@ class DecoderStep:
             layers.append(_Layer(_rms_norm(layer.input_layernorm), _fused(qkv, plan), _fused(o, plan),
                                  _rms_norm(layer.post_attention_layernorm), _fused(gate_up, plan), _fused(down, plan),
                                  window, (layer.input_layernorm, layer.post_attention_layernorm)))
+        if plan is not None:
+            plan.prepared.clear()  # every layer is built: measured copies not taken are not kept
         attn = model.model.layers[0].self_attn
         head_dim = attn.head_dim
         heads = attn.q_proj.out_features // head_dim

@@ -138,6 +138,10 @@ class RowSwitch:
         return self.small(x) if x.shape[0] <= self.rows else self.large(x)
 
 
+def _key(linears: list[nn.Linear]) -> tuple[int, ...]:
+    return tuple(id(m) for m in linears)
+
+
 def crossover(timings: dict[int, tuple[float, float]]) -> int:
     """The rows up to which the kernel is faster: from `timings` (rows → kernel, oneDNN seconds), the
     row counts in order until the kernel first loses; ALL_ROWS where it never does (both products
@@ -171,6 +175,9 @@ class LinearPlan:
     kernel_rows: int
     timings: dict[int, tuple[float, float]] = field(default_factory=dict)  # rows → (kernel, oneDNN) seconds
     source: str = "measured"
+    # the layers `measure` packed, by their modules' ids: `build` takes them instead of packing again
+    prepared: dict[tuple[int, ...], tuple[PackedLinear, OneDNNLinear]] = field(default_factory=dict, compare=False,
+                                                                               repr=False)
 
     @classmethod
     def choose(cls, groups: list[list[nn.Linear]], mode: str | None = None) -> LinearPlan:
@@ -192,7 +199,7 @@ class LinearPlan:
                 repeats: int = 5, sample_bytes: int = 64 << 20) -> LinearPlan:
         """Time both products on the model's first layers (at least `sample_bytes` of weights, more than
         the caches hold, as a step reads them) at each row count, until the kernel first loses."""
-        sample, size = [], 0
+        sample, prepared, size = [], {}, 0
         for group in groups:
             if size >= sample_bytes:
                 break
@@ -200,6 +207,7 @@ class LinearPlan:
             if kernel is None:
                 continue
             sample.append((kernel, OneDNNLinear.build(group)))
+            prepared[_key(group)] = sample[-1]
             size += kernel.in_features * kernel.out_features * 2
         if not sample:
             return cls(0, source="no layer the kernel takes")
@@ -213,16 +221,20 @@ class LinearPlan:
                 timings[n] = (kernel_s, onednn_s)
                 if kernel_s >= onednn_s:
                     break
-        return cls(crossover(timings), timings)
+        return cls(crossover(timings), timings, prepared=prepared)
 
     def build(self, linears: list[nn.Linear]) -> Linear:
-        """The product for `linears` (outputs side by side) under this plan."""
-        kernel = PackedLinear.build(linears) if self.kernel_rows > 0 else None
+        """The product for `linears` (outputs side by side) under this plan; the copy it does not use is dropped."""
+        kernel, onednn = self.prepared.pop(_key(linears), (None, None))
+        if self.kernel_rows == 0:
+            kernel = None
+        elif kernel is None:
+            kernel = PackedLinear.build(linears)
         if kernel is None:
-            return OneDNNLinear.build(linears)
+            return onednn or OneDNNLinear.build(linears)
         if self.kernel_rows == ALL_ROWS:
             return kernel
-        return RowSwitch(kernel, OneDNNLinear.build(linears), self.kernel_rows)
+        return RowSwitch(kernel, onednn or OneDNNLinear.build(linears), self.kernel_rows)
 
     def describe(self) -> str:
         if self.kernel_rows == 0:
