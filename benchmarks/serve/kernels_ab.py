@@ -6,8 +6,10 @@ Two comparisons on the llama-125m preset in bf16 (random weights), each alternat
 call so that a noisy machine slows both alike, reporting medians:
 
 1. decode attention alone, one layer: 16 rows × 4 KV heads × 3 query heads per KV head, head size
-   64, at 192 and 600 cached positions — the kernel (`decode_attention`) against torch's SDPA over
-   the same slot cache with the same per-row mask (what `kv_cache.attend` runs without the kernel);
+   64, at 192 and 600 cached positions — the kernel (`decode_attention`) against its plain loop form
+   (`decode_attention_loop`) and torch's SDPA over the same slot cache with the same per-row mask
+   (what `kv_cache.attend` runs without the kernel); with K/V in cache (20 calls in a row) and from
+   DRAM (256 MB read between calls, as the linear layers' weights pass between a step's layers);
 2. the model's linear layers (12 × q/k/v, o, gate/up, down, and the LM head: 256 MB of bf16
    weights, more than any cache) at 1, 4, 16 and 256 rows: lmstack's packed kernel (`linear`; on AMX
    tiles where the CPU has them, and then its AVX-512 BF16 form too) against oneDNN's packed
@@ -54,8 +56,22 @@ def interleaved(variants: dict[str, Callable[[], object]], repeats: int, calls: 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def from_dram(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median ms of one call of each variant after 256 MB were read (the caches hold other data), alternating."""
+    flush = torch.zeros(64 << 20, dtype=torch.float32)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            flush.sum()  # reads, as the weights stream through between two layers
+            start = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def attention_rows(repeats: int) -> None:
     rows, kv_heads, group, dim, context = 16, 4, 3, 64, 1024
+    loop_form = native.kernel("decode_attention_loop", torch.bfloat16)
     keys = torch.randn(rows, kv_heads, context, dim, dtype=torch.bfloat16)
     values = torch.randn(rows, kv_heads, context, dim, dtype=torch.bfloat16)
     for length in (192, 600):
@@ -63,13 +79,20 @@ def attention_rows(repeats: int) -> None:
         q = torch.randn(rows, kv_heads, group, dim, dtype=torch.bfloat16)
         mask = (torch.arange(length)[None, :] <= positions[:, None])[:, None, None, :]
         lengths, starts = positions + 1, torch.zeros(rows, dtype=torch.int64)
-        ms = interleaved({
+        out = torch.empty_like(q)
+        variants = {
             "kernel": lambda: da.decode_attention(q, keys, values, lengths, starts, 0.125),
+            "loop": lambda: loop_form(q.data_ptr(), keys.data_ptr(), values.data_ptr(), lengths.data_ptr(),
+                                      starts.data_ptr(), out.data_ptr(), rows, kv_heads, group, dim, context, 0.125,
+                                      torch.get_num_threads()),
             "sdpa": lambda: F.scaled_dot_product_attention(q, keys[:, :, :length], values[:, :, :length],
                                                            attn_mask=mask, scale=0.125),
-        }, repeats, calls=20)
-        print(f"decode attention, 16 rows, {length} positions: kernel {ms['kernel'] * 1e3:.0f} µs, "
-              f"SDPA {ms['sdpa'] * 1e3:.0f} µs ({ms['sdpa'] / ms['kernel']:.2f}x)")
+        }
+        for where, ms in (("in cache", interleaved(variants, repeats, calls=20)),
+                          ("from DRAM", from_dram(variants, repeats))):
+            print(f"decode attention, 16 rows, {length} positions, K/V {where}: kernel {ms['kernel'] * 1e3:.0f} µs, "
+                  f"loop form {ms['loop'] * 1e3:.0f} µs ({ms['loop'] / ms['kernel']:.2f}x), "
+                  f"SDPA {ms['sdpa'] * 1e3:.0f} µs ({ms['sdpa'] / ms['kernel']:.2f}x)")
 
 
 def linear_rows(repeats: int) -> None:

@@ -49,7 +49,8 @@ def test_equals_sdpa_over_each_rows_range(dtype, tol, group):
     torch.testing.assert_close(from_zero.float(), reference(q, keys, values, lengths, [0] * 5, 0.3), atol=tol, rtol=tol)
 
 
-@pytest.mark.parametrize("dim,group", [(64, 3), (64, 8), (128, 2), (64, 9)])
+@pytest.mark.parametrize("dim,group", [(64, 1), (64, 2), (64, 3), (64, 4), (64, 7), (64, 8), (64, 9), (128, 1), (128, 2),
+                                       (128, 5)])
 def test_model_sized_bf16_heads_give_sdpas_numbers(dim, group):
     # the head sizes the kernel unrolls (64, 128), groups of queries as Llama-family models have them,
     # and key ranges around a multiple of 16
@@ -61,6 +62,23 @@ def test_model_sized_bf16_heads_give_sdpas_numbers(dim, group):
     expected = reference(q, keys, values, lengths, starts, dim ** -0.5)
     torch.testing.assert_close(out.float(), expected, atol=1e-2, rtol=1e-2)
     assert (out.float() - expected).abs().max() < 8e-3
+
+
+@pytest.mark.parametrize("dim,group", [(64, 3), (64, 6), (128, 3)])
+def test_the_register_form_and_the_loop_form_agree(dim, group):
+    # bf16 heads of 64 and 128 run a form that keeps the value sums in registers and prefetches K/V
+    # (task_avx512 on AVX-512 CPUs); `decode_attention_loop` is the plain loop form every CPU has
+    keys, values = cache(slots=4, heads=2, context=300, dim=dim, dtype=torch.bfloat16, seed=5)
+    q = torch.randn(4, 2, group, dim, generator=torch.Generator().manual_seed(6)).to(torch.bfloat16)
+    lengths = torch.tensor([300, 1, 64, 129], dtype=torch.int64)
+    fast = da.decode_attention(q, keys, values, lengths, None, scale=0.125)
+    loop = torch.empty_like(q)
+    rc = native.kernel("decode_attention_loop", torch.bfloat16)(
+        q.data_ptr(), keys.data_ptr(), values.data_ptr(), lengths.data_ptr(), None, loop.data_ptr(), 4, 2, group, dim,
+        300, 0.125, torch.get_num_threads())
+    assert rc == 0
+    # the same sums in another order: equal up to one bf16 rounding step of the output
+    assert (fast.float() - loop.float()).abs().max() <= 2 ** -7
 
 
 def test_bad_ranges_and_shapes_are_refused_before_any_read():
