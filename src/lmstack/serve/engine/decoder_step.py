@@ -20,7 +20,9 @@ nothing. The model itself is not changed.
 Where lmstack's CPU kernels are built (`native`; bf16 or fp32 on the CPU), the pointwise work runs
 fused (`pointwise`): each RMSNorm with the residual add before it, SiLU·up and the rotary embedding
 are one call each instead of 3 to 8 torch ops, which at one decode row cost more in dispatch than in
-arithmetic. Without them the step runs the torch code below.
+arithmetic. A decode-only step whose products all run on lmstack's linear kernel makes those calls
+from C, every layer in one call (`native_layers`, the same bits). Without the kernels the step runs
+the torch code below.
 
 `DecoderStep.build(model)` returns None for anything else (another architecture, q/k norms, a
 different activation or linear type): the engine then keeps the generic path. Sliding-window
@@ -41,6 +43,7 @@ from transformers import PreTrainedModel
 from lmstack.serve.engine import native, pointwise
 from lmstack.serve.engine.kv_cache import KVCache, StepLayout, attend
 from lmstack.serve.engine.linear import LinearPlan
+from lmstack.serve.engine.native_layers import NativeLayers
 from lmstack.serve.engine.packed_linear import packable
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,7 @@ class DecoderStep:
         self.final_norm = model.model.norm
         weight = model.model.embed_tokens.weight
         self.fused = native.library() is not None and weight.device.type == "cpu" and weight.dtype in native.SUFFIX
+        self.native = NativeLayers.build(self)  # decode-only steps: every layer in one C call, or None
 
     @classmethod
     def build(cls, model: PreTrainedModel) -> DecoderStep | None:
@@ -157,6 +161,8 @@ class DecoderStep:
         h = self.embed(tokens)  # (T, E)
         cos, sin = self.rotary(h, positions[None])  # (1, T, D) each
         if self.fused:
+            if self.native is not None and self.native.applies(layout, kv):
+                return self.lm_head(self.native(h, cos[0], sin[0], layout, kv)[keep])
             return self._fused_step(h, cos[0], sin[0], layout, keep, kv)
         cos, sin = cos[0, :, None], sin[0, :, None]
         half = self.head_dim // 2

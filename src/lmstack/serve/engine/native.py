@@ -11,7 +11,9 @@ other devices and dtypes, and for `LMSTACK_KERNELS=0`. The kernels:
 - `linear` (csrc/linear.c): bf16 linear layers over weights packed for AVX-512 BF16 (`linear.py`),
   on CPUs that have it (`lmstack_linear_supported`);
 - `linear_amx` (csrc/linear_amx.c): the same product over the same packed weights on AMX tiles, on
-  CPUs and kernels that grant them (`lmstack_linear_amx_supported`).
+  CPUs and kernels that grant them (`lmstack_linear_amx_supported`);
+- `lmstack_decode_layers_bf16` (csrc/decoder_layers.c): every layer of a decode-only step, the calls
+  above made from C (`native_layers`).
 
 Each exists for bf16 and, except the linear ones, fp32 tensors (suffix `_bf16`, `_f32`). ctypes releases the
 GIL during a call.
@@ -57,6 +59,8 @@ def library() -> ctypes.CDLL | None:
         for suffix in suffixes:
             fn = getattr(lib, f"lmstack_{name}_{suffix}")
             fn.argtypes, fn.restype = args, result
+    lib.lmstack_decode_layers_bf16.argtypes = [_P] * 3 + [_I64] + [_P] * 10 + [_INT]
+    lib.lmstack_decode_layers_bf16.restype = ctypes.c_int
     for name in ("lmstack_linear_supported", "lmstack_linear_amx_supported"):
         getattr(lib, name).argtypes, getattr(lib, name).restype = [], ctypes.c_int
     return lib

@@ -3,8 +3,8 @@
  * One decode step has B rows; row b is slot b of a layer's buffers (slots, H, C, D) and sees its keys
  * [start_b, length_b). The G = Hq / H query heads that share KV head h are the G queries of one task
  * (b, h), so each task reads its K and V rows once, straight from the cache (bf16 or fp32), and keeps
- * scores and sums in fp32; queries and outputs are in the cache's type. Tasks run on OpenMP threads: torch's own libgomp when torch is loaded first,
- * so the engine thread's team is reused, not a second one.
+ * scores and sums in fp32; queries and outputs are in the cache's type. Tasks run on OpenMP threads:
+ * torch's own libgomp when torch is loaded first, so the engine thread's team is reused, not a second.
  *
  * torch's CPU SDPA does the same work as small GEMMs per (row, head) and pays for packing and task
  * set-up on every call: about 5x the time of reading K and V at 200 positions. This loop reads them
@@ -99,24 +99,27 @@ static inline T_AVX512 __m512 load16_bf16(const uint16_t *p) {
 
 /* ot rows g0..g0+GS-1 (of D = 16·VECS) = Σ_i p[g][i] · V[i], GS·VECS ≤ 16 sums held in registers the
  * whole way (the loop form above keeps them in memory: a load and a store per multiply-add). */
-#define VALUES_BLOCK(VECS, GS)                                                                    \
+#define VALUES_BLOCK(VECS, GS)                                                                        \
     static inline T_AVX512 void values_##VECS##_##GS(const uint16_t *restrict vt, const float *restrict scores, \
-                                                     float *restrict ot, int64_t n, int64_t g0) { \
-        __m512 acc[(GS) * (VECS)];                                                                \
-        for (int a = 0; a < (GS) * (VECS); ++a) acc[a] = _mm512_setzero_ps();                     \
-        for (int64_t i = 0; i < n; ++i) {                                                         \
-            if (i + AHEAD < n)                                                                    \
-                for (int c = 0; c < (VECS); c += 2) /* 2 vectors of 16 bf16: one 64-byte line */  \
-                    _mm_prefetch((const char *)(vt + (i + AHEAD) * 16 * (VECS) + c * 16), _MM_HINT_T0); \
-            __m512 v[VECS];                                                                       \
-            for (int c = 0; c < (VECS); ++c) v[c] = load16_bf16(vt + i * 16 * (VECS) + c * 16);   \
-            for (int g = 0; g < (GS); ++g) {                                                      \
-                const __m512 p = _mm512_set1_ps(scores[(g0 + g) * n + i]);                        \
-                for (int c = 0; c < (VECS); ++c) acc[g * (VECS) + c] = _mm512_fmadd_ps(p, v[c], acc[g * (VECS) + c]); \
-            }                                                                                     \
-        }                                                                                         \
-        for (int g = 0; g < (GS); ++g)                                                            \
-            for (int c = 0; c < (VECS); ++c) _mm512_storeu_ps(ot + (g0 + g) * 16 * (VECS) + c * 16, acc[g * (VECS) + c]); \
+                                                     float *restrict ot, int64_t n, int64_t g0) {     \
+        __m512 acc[(GS) * (VECS)];                                                                    \
+        for (int a = 0; a < (GS) * (VECS); ++a) acc[a] = _mm512_setzero_ps();                         \
+        for (int64_t i = 0; i < n; ++i) {                                                             \
+            const uint16_t *vi = vt + i * 16 * (VECS);                                                \
+            if (i + AHEAD < n)                                                                        \
+                for (int c = 0; c < (VECS); c += 2) /* 2 vectors of 16 bf16: one 64-byte line */      \
+                    _mm_prefetch((const char *)(vi + AHEAD * 16 * (VECS) + c * 16), _MM_HINT_T0);     \
+            __m512 v[VECS];                                                                           \
+            for (int c = 0; c < (VECS); ++c) v[c] = load16_bf16(vi + c * 16);                         \
+            for (int g = 0; g < (GS); ++g) {                                                          \
+                const __m512 p = _mm512_set1_ps(scores[(g0 + g) * n + i]);                            \
+                for (int c = 0; c < (VECS); ++c)                                                      \
+                    acc[g * (VECS) + c] = _mm512_fmadd_ps(p, v[c], acc[g * (VECS) + c]);              \
+            }                                                                                         \
+        }                                                                                             \
+        for (int g = 0; g < (GS); ++g)                                                                \
+            for (int c = 0; c < (VECS); ++c)                                                          \
+                _mm512_storeu_ps(ot + (g0 + g) * 16 * (VECS) + c * 16, acc[g * (VECS) + c]);          \
     }
 VALUES_BLOCK(4, 1)
 VALUES_BLOCK(4, 2)
