@@ -117,6 +117,25 @@ def test_prompts_sharing_a_step_run_in_one_forward_and_equal_hf_generate(tiny_ll
     assert forwards[1] == (1, [(1, 8)])  # the first prompt decodes beside the second's next chunk
 
 
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "generic"])
+def test_a_long_prompt_alone_is_prefilled_over_steps_that_sample_nothing(tiny_llama, lean):
+    # 21 tokens in chunks of 8: the first two steps end no prompt and decode no row, so they keep no logits
+    ids = prompt(21)
+    expected = hf_greedy(tiny_llama, ids, 5)
+    engine = LmstackEngine(tiny_llama, model_name="tiny", max_batch_size=2, prefill_chunk_tokens=8, lean=lean)
+    kept: list[int] = []
+    forward = engine._forward
+
+    def recording_forward(tokens, positions, layout, keep):
+        kept.append(len(keep))
+        return forward(tokens, positions, layout, keep)
+
+    engine._forward = recording_forward
+    events = run(engine, lambda: collect(engine, "r", ids, greedy(5)))
+    assert [e.token_id for e in events] == expected and events[-1].finish_reason == "length"
+    assert kept[:3] == [0, 0, 1] and len(kept) == 7
+
+
 def test_seeded_sampling_does_not_depend_on_batch_neighbours(tiny_llama):
     ids = prompt(10)
     seeded = SamplingParams(max_tokens=12, temperature=1.0, seed=7)

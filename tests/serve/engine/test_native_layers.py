@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import torch
 
@@ -9,9 +11,12 @@ from lmstack.serve.engine import linear
 from lmstack.serve.engine.decoder_step import DecoderStep
 from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, StepLayout
 from lmstack.serve.engine.linear import LinearPlan
+from lmstack.serve.engine.lmstack_engine import LmstackEngine
+from lmstack.serve.engine.native_layers import NativeLayers
 
 from .test_families import family_model
 from .test_linear import needs_kernel
+from .test_lmstack_engine import collect, greedy, prompt, run
 
 
 def lean_bf16(family: str, window: int | None = None) -> DecoderStep:
@@ -84,3 +89,34 @@ def test_a_position_outside_the_cache_is_refused_before_anything_is_written(monk
     with torch.inference_mode(), pytest.raises(ValueError, match="outside the cache"):
         step(torch.tensor([5, 6]), layout.positions, layout, torch.arange(2), kv)
     assert torch.equal(kv.keys, keys) and torch.equal(kv.values, values)
+
+
+@needs_kernel
+def test_the_engine_runs_its_decode_steps_in_one_call_with_the_same_tokens(monkeypatch):
+    monkeypatch.setenv("LMSTACK_LINEAR", "kernel")
+    calls = []
+    original = NativeLayers.__call__
+
+    def counted(self, *args):
+        calls.append(args[0].shape[0])
+        return original(self, *args)
+
+    monkeypatch.setattr(NativeLayers, "__call__", counted)
+
+    def generate() -> list[list[int]]:
+        engine = LmstackEngine(family_model("llama", torch.bfloat16), model_name="llama", max_batch_size=2,
+                               prefill_chunk_tokens=8)
+
+        async def both():
+            outs = await asyncio.gather(*(collect(engine, f"r{i}", prompt(11, offset=9 * i), greedy(10, ignore_eos=True))
+                                          for i in range(2)))
+            return [[ev.token_id for ev in events] for events in outs]
+
+        return run(engine, both)
+
+    with_one_call = generate()
+    assert len(calls) >= 9 and set(calls) <= {1, 2}  # decode-only steps; prompt chunks kept the Python loop
+    monkeypatch.setattr(NativeLayers, "build", classmethod(lambda cls, step: None))
+    calls.clear()
+    assert generate() == with_one_call and not calls
+    assert all(len(tokens) == 10 for tokens in with_one_call)

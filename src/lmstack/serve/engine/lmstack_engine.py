@@ -199,12 +199,12 @@ class LmstackEngine(ThreadedEngine):
         device = self.model.device
         if self._decoder_step is not None:
             return self._decoder_step(torch.tensor(tokens, device=device), layout.positions, layout,
-                                      torch.tensor(keep, device=device), self.kv)
+                                      torch.tensor(keep, dtype=torch.long, device=device), self.kv)
         # A 4-D mask is taken as given; slot_attention builds its own from the layout, so any will do.
         out = self.model(input_ids=torch.tensor([tokens], device=device),
                          position_ids=torch.tensor([positions], device=device),
                          attention_mask=self._no_mask, cache=SlotCache(self.kv, layout), use_cache=True,
-                         logits_to_keep=torch.tensor(keep, device=device), slot_layout=layout)
+                         logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), slot_layout=layout)
         return out.logits[0]  # (K, V)
 
     def _emit(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
