@@ -50,6 +50,22 @@ def test_chat_over_the_real_engine_matches_hf_generate(model_folder, tiny_tokeni
     assert text == expected
 
 
+def test_a_prompt_longer_than_a_prefill_chunk_is_answered_like_hf_generate(model_folder, tiny_tokenizer):
+    # 300 prompt tokens: more than the engine's 256-token prefill chunk, alone in the engine
+    folder, model = model_folder
+    registry = build_registry([ModelSpec(name="tiny-llama", path=str(folder))], bundled_embeddings=False,
+                              dtype="float32", max_batch_size=2)
+    ids = [(7 * i) % 200 + 20 for i in range(300)]
+    with TestClient(create_app(registry)) as c:
+        r = c.post("/v1/completions", json={"model": "tiny-llama", "prompt": ids, "max_tokens": 6, "temperature": 0})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["usage"] == {"prompt_tokens": 300, "completion_tokens": 6, "total_tokens": 306}
+    out = model.generate(torch.tensor([ids]), max_new_tokens=6, min_new_tokens=6, do_sample=False)
+    expected = tiny_tokenizer.decode(out[0, 300:], skip_special_tokens=True)
+    assert body["choices"][0]["text"] == expected and body["choices"][0]["finish_reason"] == "length"
+
+
 def test_json_mode_over_the_real_engine_always_parses(model_folder):
     folder, _ = model_folder
     registry = build_registry([ModelSpec(name="tiny-llama", path=str(folder))], bundled_embeddings=False,
