@@ -16,8 +16,9 @@ call so that a noisy machine slows both alike, reporting medians:
    product (`_linear_pointwise`) and plain `F.linear`, with the bandwidth and FLOP/s each reaches;
 3. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels and
    the linear products the engine picks at start (`LinearPlan`, printed), with lmstack's linear
-   kernel at every row count (every layer in one C call, `native_layers`, and the same kernels called
-   layer by layer from Python), with oneDNN's linears at every row count, with the fused pointwise
+   kernel at every row count (every layer in one C call, `native_layers`; the same kernels called
+   layer by layer from Python; and that with decode attention's loop form), with oneDNN's linears at
+   every row count, with the fused pointwise
    kernels off too (torch's RMSNorm, SiLU·up and rotary ops), and with no kernels at all (SDPA
    attention too).
 """
@@ -134,6 +135,11 @@ def step_rows(repeats: int) -> None:
     with patch.dict(os.environ, {"LMSTACK_LINEAR": "onednn"}):
         onednn_step = DecoderStep.build(model)  # oneDNN's packed linears at every row count
     natives = {id(s): s.native for s in (step, kernel_step, onednn_step)}  # the layers in one C call, or None
+    kernel = native.kernel
+
+    def loop_attention(name: str, dtype: torch.dtype):  # decode attention's loop form (the Python loop only)
+        return kernel("decode_attention_loop" if (name, dtype) == ("decode_attention", torch.bfloat16) else name, dtype)
+
     kv = KVCache(model.config, num_slots=16, max_context=512, dtype=torch.bfloat16)
     kv.keys.normal_()
     kv.values.normal_()
@@ -141,11 +147,12 @@ def step_rows(repeats: int) -> None:
         layout = StepLayout.build(list(range(rows)), [160 + i for i in range(rows)], rows, [])
         tokens, keep = torch.randint(3, 32000, (rows,)), torch.arange(rows)
 
-        def run(which: DecoderStep, fused: bool, attention_kernel: bool, one_call: bool = True
-                ) -> Callable[[], object]:
+        def run(which: DecoderStep, fused: bool, attention_kernel: bool, one_call: bool = True,
+                attention_loop: bool = False) -> Callable[[], object]:
             def call():
                 which.fused = fused
                 which.native = natives[id(which)] if one_call else None
+                native.kernel = loop_attention if attention_loop else kernel
                 da.available = (lambda keys: native.usable(keys)) if attention_kernel else (lambda keys: False)
                 return which(tokens, layout.positions, layout, keep, kv)
             return call
@@ -154,9 +161,12 @@ def step_rows(repeats: int) -> None:
             ms = interleaved({"all kernels, planned linears": run(step, True, True),
                               "all kernels, lmstack linears": run(kernel_step, True, True),
                               "the same, layers called from Python": run(kernel_step, True, True, one_call=False),
+                              "the same, attention's loop form": run(kernel_step, True, True, one_call=False,
+                                                                     attention_loop=True),
                               "oneDNN linears": run(onednn_step, True, True),
                               "oneDNN, no pointwise kernels": run(onednn_step, False, True),
                               "no kernels": run(onednn_step, False, False)}, repeats)
+        native.kernel = kernel
         base = ms["no kernels"]
         print(f"decode step, {rows} row(s): " + ", ".join(f"{k} {v:.2f} ms ({v / base:.2f}x)" for k, v in ms.items()))
 
