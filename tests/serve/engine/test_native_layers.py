@@ -80,14 +80,16 @@ def test_prompt_chunks_and_rows_above_the_kernels_range_keep_the_python_loop(mon
 
 
 @needs_kernel
-def test_a_position_outside_the_cache_is_refused_before_anything_is_written(monkeypatch):
+def test_a_position_outside_the_cache_or_a_row_outside_its_slot_is_refused_before_any_write(monkeypatch):
     monkeypatch.setenv("LMSTACK_LINEAR", "kernel")
     step = lean_bf16("llama")
     kv, _ = twin_caches(step, context=16)
     keys, values = kv.keys.clone(), kv.values.clone()
     layout = StepLayout.build([0, 1], [3, 16], 2, [])  # position 16 of a 16-position cache
-    with torch.inference_mode(), pytest.raises(ValueError, match="outside the cache"):
-        step(torch.tensor([5, 6]), layout.positions, layout, torch.arange(2), kv)
+    swapped = StepLayout.build([1, 0], [3, 4], 2, [])  # row 0 in slot 1: attention would read the wrong slot
+    for bad in (layout, swapped):
+        with torch.inference_mode(), pytest.raises(ValueError, match="inside the cache"):
+            step(torch.tensor([5, 6]), bad.positions, bad, torch.arange(2), kv)
     assert torch.equal(kv.keys, keys) and torch.equal(kv.values, values)
 
 

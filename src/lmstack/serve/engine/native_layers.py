@@ -130,7 +130,8 @@ class NativeLayers:
                       lengths.data_ptr(), self.final_norm.weight.data_ptr(), out.data_ptr(),
                       ctypes.byref(self._buffers(rows)), torch.get_num_threads())
         if rc == -2:
-            raise ValueError(f"native layers: a slot or position lies outside the cache ({slots} slots × {context})")
+            raise ValueError(f"native layers: row i must be in slot i and its position inside the cache ({slots} slots "
+                             f"× {context}): slots {layout.slots.tolist()}, positions {layout.positions.tolist()}")
         if rc != 0:
             raise RuntimeError("native layers: a kernel could not run (no AVX-512 BF16 or AMX here, or no memory)")
         return out

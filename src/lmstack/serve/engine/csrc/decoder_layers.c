@@ -46,8 +46,9 @@ static int linear(int amx, const uint16_t *x, int64_t rows, int64_t K, const uin
 /* h (rows, E): the step's residual stream after the embedding, updated in place; row r is slot r at
  * positions[r] (it sees keys [0, positions[r]] of its slot, lengths[r] = positions[r] + 1). cos, sin
  * (rows, D). keys, values: the whole cache, (layers, slots, H, C, D) each. On return, `out` (rows, E)
- * holds the final RMSNorm of h. Returns 0; -2 when a slot or position lies outside the cache (checked
- * before the first layer writes anything); -1 when a kernel could not run (its own code: no AVX-512
+ * holds the final RMSNorm of h. Row r must be slot r (the scheduler keeps running sequences packed in
+ * slots 0..R-1; decode attention reads slot r for row r). Returns 0; -2 when a row is not in its own
+ * slot or a position lies outside the cache (checked before the first layer writes anything); -1 when a kernel could not run (its own code: no AVX-512
  * BF16 or AMX, scratch memory). */
 int lmstack_decode_layers_bf16(const struct lmstack_layer *layers, const struct lmstack_dims *dims,
                                uint16_t *h, int64_t rows, const uint16_t *cos, const uint16_t *sin,
@@ -58,7 +59,7 @@ int lmstack_decode_layers_bf16(const struct lmstack_layer *layers, const struct 
     const int64_t I = dims->intermediate, qkv_width = (Hq + 2 * H) * D;
     const int64_t layer_elements = dims->num_slots * H * dims->context * D;
     for (int64_t r = 0; r < rows; ++r)
-        if (slots[r] < 0 || slots[r] >= dims->num_slots || positions[r] < 0 || positions[r] >= dims->context ||
+        if (slots[r] != r || r >= dims->num_slots || positions[r] < 0 || positions[r] >= dims->context ||
             lengths[r] != positions[r] + 1)
             return -2;
     const uint16_t *delta = NULL; /* what the last block adds to h, folded into the next norm */
