@@ -110,8 +110,8 @@ def test_the_engine_runs_its_decode_steps_in_one_call_with_the_same_tokens(monke
                                prefill_chunk_tokens=8)
 
         async def both():
-            outs = await asyncio.gather(*(collect(engine, f"r{i}", prompt(11, offset=9 * i), greedy(10, ignore_eos=True))
-                                          for i in range(2)))
+            params = greedy(10, ignore_eos=True)
+            outs = await asyncio.gather(*(collect(engine, f"r{i}", prompt(11, offset=9 * i), params) for i in range(2)))
             return [[ev.token_id for ev in events] for events in outs]
 
         return run(engine, both)

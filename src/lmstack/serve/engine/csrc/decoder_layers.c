@@ -48,8 +48,8 @@ static int linear(int amx, const uint16_t *x, int64_t rows, int64_t K, const uin
  * (rows, D). keys, values: the whole cache, (layers, slots, H, C, D) each. On return, `out` (rows, E)
  * holds the final RMSNorm of h. Row r must be slot r (the scheduler keeps running sequences packed in
  * slots 0..R-1; decode attention reads slot r for row r). Returns 0; -2 when a row is not in its own
- * slot or a position lies outside the cache (checked before the first layer writes anything); -1 when a kernel could not run (its own code: no AVX-512
- * BF16 or AMX, scratch memory). */
+ * slot or a position lies outside the cache (checked before the first layer writes anything); -1 when
+ * a kernel could not run (no AVX-512 BF16 or AMX here, no scratch memory). */
 int lmstack_decode_layers_bf16(const struct lmstack_layer *layers, const struct lmstack_dims *dims,
                                uint16_t *h, int64_t rows, const uint16_t *cos, const uint16_t *sin,
                                uint16_t *keys, uint16_t *values, const int64_t *slots, const int64_t *positions,
