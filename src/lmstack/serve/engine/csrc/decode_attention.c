@@ -34,8 +34,9 @@
 /* One task: G queries (qt) over n keys and values (kt, vt; rows of DV values) into ot. `scores` holds
  * G * n floats, `row` DV floats. DV is a constant where the caller can make it one, so the loops over
  * the head dimension unroll into whole vectors. */
-#define SCORES(SUFFIX, DV)                                                                        \
+#define SCORES(SUFFIX, DV, BEFORE_ROW)                                                            \
     for (int64_t i = 0; i < n; ++i) {                                                             \
+        BEFORE_ROW                                                                                \
         LOAD_##SUFFIX(row, kt + i * (DV), DV)                                                     \
         for (int64_t g = 0; g < G; ++g) {                                                         \
             float s = 0.0f;                                                                       \
@@ -65,7 +66,7 @@
         }                                                                                         \
     }
 
-#define TASK_BODY(SUFFIX, DV) SCORES(SUFFIX, DV) SOFTMAX() VALUES(SUFFIX, DV)
+#define TASK_BODY(SUFFIX, DV) SCORES(SUFFIX, DV, ) SOFTMAX() VALUES(SUFFIX, DV)
 
 typedef void (*task_fn)(const float *restrict, const void *restrict, const void *restrict, float *restrict,
                         float *restrict, float *restrict, int64_t, int64_t, int64_t, float);
@@ -148,27 +149,15 @@ static T_AVX512 void task_avx512(const float *restrict qt, const void *restrict 
                                  float *restrict ot, float *restrict scores, float *restrict row, int64_t n,
                                  int64_t G, int64_t D, float scale) {
     const uint16_t *restrict kt = kp, *restrict vt = vp;
-    for (int64_t i = 0; i < n; ++i) {
-        for (int64_t c = 0; c < D; c += 32) { /* 32 bf16: one 64-byte line */
-            if (i + AHEAD < n) _mm_prefetch((const char *)(kt + (i + AHEAD) * D + c), _MM_HINT_T0);
-            _mm_prefetch((const char *)(vt + i * D + c), _MM_HINT_T1); /* the values, on their way to L2 */
-        }
-        if (D == 64) {
-            LOAD_bf16(row, kt + i * 64, 64)
-            for (int64_t g = 0; g < G; ++g) {
-                float s = 0.0f;
-                for (int64_t d = 0; d < 64; ++d) s += qt[g * 64 + d] * row[d];
-                scores[g * n + i] = s * scale;
-            }
-        } else {
-            LOAD_bf16(row, kt + i * 128, 128)
-            for (int64_t g = 0; g < G; ++g) {
-                float s = 0.0f;
-                for (int64_t d = 0; d < 128; ++d) s += qt[g * 128 + d] * row[d];
-                scores[g * n + i] = s * scale;
-            }
-        }
+    /* K rows AHEAD keys ahead into L1; the V rows, read after the softmax, on their way to L2 */
+#define PREFETCH_ROW                                                                              \
+    for (int64_t c = 0; c < D; c += 32) { /* 32 bf16: one 64-byte line */                        \
+        if (i + AHEAD < n) _mm_prefetch((const char *)(kt + (i + AHEAD) * D + c), _MM_HINT_T0);  \
+        _mm_prefetch((const char *)(vt + i * D + c), _MM_HINT_T1);                                \
     }
+    if (D == 64) { SCORES(bf16, 64, PREFETCH_ROW) }
+    else { SCORES(bf16, 128, PREFETCH_ROW) }
+#undef PREFETCH_ROW
     SOFTMAX()
     values_avx512(vp, scores, ot, n, G, D);
 }
