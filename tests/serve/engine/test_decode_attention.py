@@ -74,8 +74,8 @@ def test_the_register_form_and_the_loop_form_agree(dim, group):
     fast = da.decode_attention(q, keys, values, lengths, None, scale=0.125)
     loop = torch.empty_like(q)
     rc = native.kernel("decode_attention_loop", torch.bfloat16)(
-        q.data_ptr(), keys.data_ptr(), values.data_ptr(), lengths.data_ptr(), None, loop.data_ptr(), 4, 2, group, dim,
-        300, 0.125, torch.get_num_threads())
+        q.data_ptr(), keys.data_ptr(), values.data_ptr(), None, lengths.data_ptr(), None, loop.data_ptr(), 4,
+        keys.shape[0], 2, group, dim, 300, 0.125, torch.get_num_threads())
     assert rc == 0
     # the same sums in another order: equal up to one bf16 rounding step of the output
     assert (fast.float() - loop.float()).abs().max() <= 2 ** -7
@@ -89,8 +89,13 @@ def test_bad_ranges_and_shapes_are_refused_before_any_read():
             da.decode_attention(q, keys, values, torch.tensor(lengths), torch.tensor(starts), 1.0)
     with pytest.raises(ValueError, match="do not match the cache"):
         da.decode_attention(torch.randn(2, 3, 1, 16), keys, values, torch.tensor([2, 2]), torch.tensor([0, 0]), 1.0)
-    with pytest.raises(ValueError, match="lengths and starts"):
+    with pytest.raises(ValueError, match="lengths, starts and slots"):
         da.decode_attention(q, keys, values, torch.tensor([2]), torch.tensor([0]), 1.0)
+    with pytest.raises(ValueError, match="lengths, starts and slots"):
+        da.decode_attention(q, keys, values, torch.tensor([2, 2]), None, 1.0, slots=torch.tensor([0]))
+    for bad_slot in (-1, keys.shape[0]):
+        with pytest.raises(ValueError, match=rf"read a slot in \[0, {keys.shape[0]}\)"):
+            da.decode_attention(q, keys, values, torch.tensor([2, 2]), None, 1.0, slots=torch.tensor([0, bad_slot]))
 
 
 def test_attend_gives_the_same_with_and_without_the_kernel(monkeypatch):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lmstack.models.build import build_model
-from lmstack.serve.engine import linear
+from lmstack.serve.engine import linear, native
 from lmstack.serve.engine.decoder_step import DecoderStep
 from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, StepLayout
 from lmstack.serve.engine.linear import ALL_ROWS, LinearPlan, OneDNNLinear, PackedLinear, RowSwitch, crossover
@@ -18,7 +18,6 @@ CPU_HAS_BF16_DOT = "avx512_bf16" in Path("/proc/cpuinfo").read_text() if Path("/
 needs_kernel = pytest.mark.skipif(not CPU_HAS_BF16_DOT, reason="this CPU has no AVX-512 BF16 (the kernel's ISA)")
 _FLAGS = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
 CPU_HAS_AMX = CPU_HAS_BF16_DOT and {"amx_tile", "amx_bf16"} <= _FLAGS
-needs_amx = pytest.mark.skipif(not CPU_HAS_AMX, reason="this CPU has no AMX tiles (linear_amx.c)")
 
 
 def _layers(sizes: list[int], k: int, biases: list[bool], seed: int = 0) -> list[nn.Linear]:
@@ -59,6 +58,23 @@ def test_equals_the_fp32_product_rounded_once(rows):
     close = (y.float() - expected.float()).abs() <= expected.float().abs() * 2**-8 + 1e-6
     assert close.all()
     assert (y == expected).float().mean() > 0.97
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows", [6, 7, 13, 16, 64, 65, 70])
+def test_long_inputs_go_in_chunks_with_the_same_sums(rows):
+    # 330 inputs = 165 pairs: chunks of 64 pairs (128 above 64 rows) and a short last one; row tiles of
+    # 6 with a short last one; more than 64 rows in two panels
+    layers = _layers([96, 64, 40], 330, [True, False, True], seed=11)
+    fused = PackedLinear.build(layers)
+    wide = torch.randn(rows, 400, generator=torch.Generator().manual_seed(rows)).to(torch.bfloat16)
+    x = wide[:, 30:360]  # strided rows
+    y, expected = fused(x), _reference(x, layers)
+    assert ((y.float() - expected.float()).abs() <= expected.float().abs() * 2**-7 + 1e-6).all()
+    assert (y == expected).float().mean() > 0.97
+    # each row's result does not depend on the rows beside it (tiles, panels and chunks)
+    assert torch.equal(y[-1:], fused(x[-1:].contiguous()))
+    assert torch.equal(y[:6], fused(x[:6].contiguous()))
 
 
 @needs_kernel
@@ -213,13 +229,13 @@ def test_amx_wherever_the_cpu_has_amx_tiles():
     assert linear.amx_available() is CPU_HAS_AMX
 
 
-@needs_amx
+@needs_kernel
 @pytest.mark.parametrize("rows", [1, 2, 7, 15, 16, 17, 33, 40])
 def test_amx_equals_the_fp32_product_rounded_once_and_the_avx512_kernel(rows):
     # inputs a multiple of 32 (AMX steps 32 inputs at a time), 200 outputs (not a multiple of 64), two biases
     layers = _layers([96, 64, 40], 96, [True, False, True], seed=7)
     fused = PackedLinear.build(layers)
-    assert fused is not None and fused.amx
+    assert fused is not None and fused.amx is CPU_HAS_AMX  # without AMX tiles: the AVX-512 BF16 kernel
     wide = torch.randn(rows, 130, generator=torch.Generator().manual_seed(rows)).to(torch.bfloat16)
     x = wide[:, 2:98]  # strided rows, as a slice of a wider product is
     y, expected = fused(x), _reference(x, layers)
@@ -227,9 +243,15 @@ def test_amx_equals_the_fp32_product_rounded_once_and_the_avx512_kernel(rows):
     assert ((y.float() - expected.float()).abs() <= one_step).all() and (y == expected).float().mean() > 0.97
     dot = PackedLinear(fused.packed, fused.bias, fused.in_features, fused.out_features, amx=False)
     assert ((y.float() - dot(x).float()).abs() <= one_step).all()
+    if not CPU_HAS_AMX:  # the AMX entry point refuses, writing nothing
+        out = torch.full((rows, 200), 7.0, dtype=torch.bfloat16)
+        rc = native.kernel("linear_amx", torch.bfloat16)(
+            x.data_ptr(), rows, x.stride(0), 96, fused.packed.data_ptr(), fused.bias.data_ptr(), 200, out.data_ptr(),
+            200, 1)
+        assert rc == -2 and bool((out == 7.0).all())
 
 
-@needs_amx
+@needs_kernel
 def test_amx_is_left_to_the_dot_product_kernel_where_inputs_are_not_a_multiple_of_32():
     fused = PackedLinear.build(_layers([64], 48, [False]))
     assert fused is not None and not fused.amx

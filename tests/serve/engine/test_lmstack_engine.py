@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import threading
 
 import pytest
@@ -68,6 +69,7 @@ def test_concurrent_requests_joining_mid_decode_equal_hf_generate(tiny_llama):
     def recording_forward(tokens, positions, layout, keep):
         forwards.append((layout.num_decode, [seg.length for seg in layout.segments]))
         assert len(tokens) == layout.num_decode + sum(seg.length for seg in layout.segments)
+        time.sleep(0.003)  # a step slower than the arrivals' polling, so requests join as the test says
         return forward(tokens, positions, layout, keep)
 
     engine._forward = recording_forward
@@ -270,6 +272,13 @@ def test_shutdown_drains_running_requests_and_refuses_new_ones(tiny_llama):
 
 def test_shutdown_aborts_what_outlives_the_drain_timeout(tiny_llama):
     engine = LmstackEngine(tiny_llama, model_name="tiny", max_batch_size=1)
+    forward = engine._forward
+
+    def slow_forward(*args):
+        time.sleep(0.002)  # 400 steps take at least 0.8 s, well past the 0.05 s drain, on any CPU
+        return forward(*args)
+
+    engine._forward = slow_forward
 
     async def body():
         await engine.start()

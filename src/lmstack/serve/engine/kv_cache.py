@@ -19,9 +19,12 @@ whatever the mix. `SlotCache` is what the model sees: transformers' Llama code c
 their (slot, position) in the buffers. Attention cannot treat the flat sequence as one (each
 token attends to its own slot's history), so the engine installs `slot_attention`, registered with
 transformers' `AttentionInterface`: given the step's `StepLayout` (passed through the model's
-forward kwargs) it runs one batched SDPA over the decode rows' slots (a plain slice: running
-sequences occupy slots 0..R-1) and one causal SDPA per prompt chunk over its slot. Called without a
-layout (HF `generate` on the same model object) it is transformers' own SDPA attention.
+forward kwargs) it runs the whole step in one call of lmstack's attention kernel
+(`decode_attention`), every token reading its own slot up to its own position, decode rows and
+prompt chunks alike. Where the kernel is not built it runs one batched SDPA over the decode rows'
+slots (a plain slice: running sequences occupy slots 0..R-1) and one causal SDPA per prompt chunk
+over its slot. Called without a layout (HF `generate` on the same model object) it is transformers'
+own SDPA attention.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class StepLayout:
     decode_kv_len: int = 0
     decode_mask: torch.Tensor | None = None  # (B, 1, 1, decode_kv_len): row i sees positions ≤ its own
     decode_lengths: torch.Tensor | None = None  # (B,) int64: row i sees keys [0, its position + 1)
+    lengths: torch.Tensor | None = None  # (T,) int64: each token sees its slot's keys [0, its position + 1)
 
     @classmethod
     def build(cls, slots: list[int], positions: list[int], num_decode: int, segments: list[PromptSegment],
@@ -108,7 +112,7 @@ class StepLayout:
             mask = (torch.arange(kv_len)[None, :] <= pos[:num_decode, None])[:, None, None, :].to(device)
             lengths = pos[:num_decode] + 1
         return cls(num_decode, torch.tensor(slots, device=device), pos.to(device), tuple(segments), kv_len, mask,
-                   lengths)
+                   lengths, (pos + 1).to(device))
 
 
 class SlotCache(Cache):
@@ -144,25 +148,30 @@ def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Step
     """Each token of a flat step attends to its own slot: q (Hq, T, D) over one layer's buffers
     (slots, H, C, D) → (Hq, T, D). With a sliding `window` W, a token at position p sees the keys at
     positions p-W+1..p only (transformers' sliding-window mask)."""
+    heads, kv_heads, dim = q.shape[0], key.shape[1], q.shape[2]
+    scale = scaling if scaling is not None else dim ** -0.5
+    # The G = Hq / H query heads that share a KV head (heads h·G..h·G+G-1, as in repeat_kv) act as G
+    # queries of that head: no repeated K/V.
+    if decode_attention.available(key) and layout.lengths is not None:
+        # lmstack's kernel, every token of the step in one call (decode_attention.py): a prompt chunk's
+        # tokens are rows of its slot, each seeing the keys up to its own position (in the cache by now).
+        t = q.shape[1]
+        lengths = layout.lengths
+        starts = (lengths - window).clamp_(min=0) if window is not None else None  # None: from 0
+        out = decode_attention.decode_attention(q.transpose(0, 1).reshape(t, kv_heads, heads // kv_heads, dim), key,
+                                                value, lengths, starts, scale, layout.slots if layout.segments else None)
+        return out.reshape(t, heads, dim).transpose(0, 1)
     outs = []
     b = layout.num_decode
     if b:
-        heads, kv_heads, dim = q.shape[0], key.shape[1], q.shape[2]
-        # The G = Hq / H query heads that share a KV head (heads h·G..h·G+G-1, as in repeat_kv) act as G
-        # queries of that head: no repeated K/V.
         qd = q[:, :b].transpose(0, 1).reshape(b, kv_heads, heads // kv_heads, dim)
-        scale = scaling if scaling is not None else dim ** -0.5
-        if decode_attention.available(key):  # lmstack's kernel: reads each row's K/V once (decode_attention.py)
-            lengths = layout.decode_lengths
-            starts = (lengths - window).clamp_(min=0) if window is not None else None  # None: from 0
-            out = decode_attention.decode_attention(qd, key, value, lengths, starts, scale)
-        else:  # one (B, H, G, D) SDPA over the slots' prefix, masked per row
-            k, v = key[:b, :, : layout.decode_kv_len], value[:b, :, : layout.decode_kv_len]  # (B, H, L, D)
-            mask = layout.decode_mask
-            if window is not None and layout.decode_kv_len > window:
-                oldest = layout.positions[:b, None] - window  # keys at or before this fell out of the window
-                mask = mask & (torch.arange(layout.decode_kv_len, device=q.device)[None, :] > oldest)[:, None, None, :]
-            out = F.scaled_dot_product_attention(qd, k, v, attn_mask=mask, scale=scale)  # (B, H, G, D)
+        # without the kernel: one (B, H, G, D) SDPA over the slots' prefix, masked per row
+        k, v = key[:b, :, : layout.decode_kv_len], value[:b, :, : layout.decode_kv_len]  # (B, H, L, D)
+        mask = layout.decode_mask
+        if window is not None and layout.decode_kv_len > window:
+            oldest = layout.positions[:b, None] - window  # keys at or before this fell out of the window
+            mask = mask & (torch.arange(layout.decode_kv_len, device=q.device)[None, :] > oldest)[:, None, None, :]
+        out = F.scaled_dot_product_attention(qd, k, v, attn_mask=mask, scale=scale)  # (B, H, G, D)
         outs.append(out.reshape(b, heads, dim).transpose(0, 1))  # (Hq, B, D)
     for seg in layout.segments:
         end = seg.start + seg.length

@@ -8,8 +8,8 @@ the time to read the weights. The packed layout holds, per block of 16 output fe
 of input features' 16 × 2 weights side by side: one 64-byte load is the right-hand side of one
 AVX-512 BF16 dot product (VDPBF16PS) for 16 outputs, and 16 such rows are one AMX weight tile. On
 CPUs with AMX tiles the product runs on them (`linear_amx.c`: up to 16 rows × 64 features of sums
-per task, the weights streamed once per 16 rows), else on AVX-512 BF16 (`linear.c`: up to 8 rows ×
-64 features in registers). Either way 1 to 16 rows cost about one pass over the weights
+per task, the weights streamed once per 16 rows), else on AVX-512 BF16 (`linear.c`: up to 6 rows ×
+64 features in registers, longer inputs in 64-row panels over L1-sized chunks of the weights). Either way 1 to 16 rows cost about one pass over the weights
 (benchmarks/serve/RESULTS.md has the numbers against oneDNN's packed GEMM). The packed copy is made
 once, when the engine starts; the model's own weights are not changed. `build` returns None where
 the kernel cannot run (no AVX-512 BF16, LMSTACK_KERNELS=0, another dtype or device, an odd input

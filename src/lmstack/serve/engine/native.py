@@ -4,8 +4,8 @@ The install builds them into the `lmstack.serve.engine._kernels` extension (setu
 with OpenMP is there; it is optional, and every caller keeps a torch path for when it is missing, for
 other devices and dtypes, and for `LMSTACK_KERNELS=0`. The kernels:
 
-- `decode_attention` (csrc/decode_attention.c): one decode step's attention over the slot cache
-  (`decode_attention_loop`, bf16 only: its plain loop form, for comparisons);
+- `decode_attention` (csrc/decode_attention.c): one engine step's attention over the slot cache,
+  each row reading its own slot up to its own position (`decode_attention_loop`, bf16 only: its plain loop form, for comparisons);
 - `rms_norm`, `silu_mul`, `rope`, `rope_store` (csrc/pointwise.c): the decoder step's pointwise work,
   fused;
 - `linear` (csrc/linear.c): bf16 linear layers over weights packed for AVX-512 BF16 (`linear.py`),
@@ -33,9 +33,10 @@ SUFFIX = {torch.bfloat16: "bf16", torch.float32: "f32"}
 _P, _I64, _F, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
 _BOTH = tuple(SUFFIX.values())
 _SIGNATURES = {  # name: (argument types, result type, dtypes it exists for)
-    "decode_attention": ([_P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _F, _INT], ctypes.c_int, _BOTH),
-    "decode_attention_loop": ([_P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _F, _INT], ctypes.c_int,
-                              ("bf16",)),
+    "decode_attention": ([_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _F, _INT], ctypes.c_int,
+                         _BOTH),
+    "decode_attention_loop": ([_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _F, _INT],
+                              ctypes.c_int, ("bf16",)),
     "rms_norm": ([_P, _P, _P, _P, _I64, _I64, _F, _INT], None, _BOTH),
     "silu_mul": ([_P, _P, _I64, _I64, _INT], None, _BOTH),
     "rope": ([_P, _I64, _P, _P, _P, _I64, _I64, _I64, _INT], None, _BOTH),

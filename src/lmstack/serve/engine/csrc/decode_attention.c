@@ -1,7 +1,8 @@
-/* Decode attention over the engine's slot KV cache, for CPUs.
+/* Attention over the engine's slot KV cache, for CPUs.
  *
- * One decode step has B rows; row b is slot b of a layer's buffers (slots, H, C, D) and sees its keys
- * [start_b, length_b). The G = Hq / H query heads that share KV head h are the G queries of one task
+ * One engine step has B rows; row b reads slot slots[b] of a layer's buffers (slots, H, C, D), slot b
+ * when `slots` is NULL, and sees its keys [start_b, length_b). A decode row is one sequence's next
+ * token; a prompt chunk is several rows of one slot, each seeing the keys up to its own position. The G = Hq / H query heads that share KV head h are the G queries of one task
  * (b, h), so each task reads its K and V rows once, straight from the cache (bf16 or fp32), and keeps
  * scores and sums in fp32; queries and outputs are in the cache's type. Tasks run on OpenMP threads:
  * torch's own libgomp when torch is loaded first, so the engine thread's team is reused, not a second.
@@ -174,29 +175,32 @@ static task_fn pick_bf16(int64_t G, int64_t D) { (void)G, (void)D; return PICK_I
 static task_fn pick_loop_bf16(int64_t G, int64_t D) { (void)G, (void)D; return PICK_ISA(task_bf16); }
 static task_fn pick_f32(int64_t G, int64_t D) { (void)G, (void)D; return PICK_ISA(task_f32); }
 
-/* q, out: (B, H, G, D) contiguous, of the cache's type; k, v: (slots, H, C, D) contiguous; lengths,
- * starts: (B,), starts NULL for all zeros. Returns 0; -2 (nothing computed) when a row's range is not
- * 0 <= start < length <= C; -1 when scratch memory could not be allocated. */
+/* q, out: (B, H, G, D) contiguous, of the cache's type; k, v: (S, H, C, D) contiguous; slots: (B,),
+ * the slot each row reads, NULL for row b = slot b; lengths, starts: (B,), starts NULL for all zeros.
+ * Rows of one slot may repeat: the tokens of a prompt chunk are rows of its slot, each seeing the keys
+ * up to its own position. Returns 0; -2 (nothing computed) when a row's slot is not in [0, S) or its
+ * range is not 0 <= start < length <= C; -1 when scratch memory could not be allocated. */
 #define DEFINE_KERNEL(NAME, SUFFIX, KV_T, PICK)                                                         \
-    int NAME(const KV_T *q, const KV_T *k, const KV_T *v, const int64_t *lengths, const int64_t *starts, \
-             KV_T *out, int64_t B, int64_t H, int64_t G, int64_t D, int64_t C, float scale, int threads) { \
+    int NAME(const KV_T *q, const KV_T *k, const KV_T *v, const int64_t *slots, const int64_t *lengths,   \
+             const int64_t *starts, KV_T *out, int64_t B, int64_t S, int64_t H, int64_t G, int64_t D,     \
+             int64_t C, float scale, int threads) {                                                      \
         for (int64_t b = 0; b < B; ++b) {                                                                \
-            const int64_t start = starts != NULL ? starts[b] : 0;                                        \
-            if (start < 0 || start >= lengths[b] || lengths[b] > C) return -2;                           \
+            const int64_t start = starts != NULL ? starts[b] : 0, slot = slots != NULL ? slots[b] : b;   \
+            if (slot < 0 || slot >= S || start < 0 || start >= lengths[b] || lengths[b] > C) return -2;  \
         }                                                                                                \
         const task_fn fn = PICK(G, D);                                                                   \
         int failed = 0;                                                                                  \
         _Pragma("omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(| : failed)")      \
         for (int64_t task = 0; task < B * H; ++task) {                                                   \
-            const int64_t b = task / H, h = task % H;                                                    \
+            const int64_t b = task / H, h = task % H, slot = slots != NULL ? slots[b] : b;               \
             const int64_t start = starts != NULL ? starts[b] : 0, n = lengths[b] - start;                \
             /* scores (G·n), one K/V row (D), the task's queries and outputs in fp32 (G·D each) */       \
             float *scratch = malloc(sizeof(float) * (size_t)(G * n + D + 2 * G * D));                    \
             if (scratch == NULL) { failed = 1; continue; }                                               \
             float *qf = scratch + G * n + D, *of = qf + G * D;                                           \
             LOAD_##SUFFIX(qf, q + task * G * D, G * D)                                                   \
-            fn(qf, k + ((b * H + h) * C + start) * D, v + ((b * H + h) * C + start) * D, of, scratch,    \
-               scratch + G * n, n, G, D, scale);                                                         \
+            fn(qf, k + ((slot * H + h) * C + start) * D, v + ((slot * H + h) * C + start) * D, of,       \
+               scratch, scratch + G * n, n, G, D, scale);                                                \
             STORE_##SUFFIX(out + task * G * D, of, G * D)                                                \
             free(scratch);                                                                               \
         }                                                                                                \

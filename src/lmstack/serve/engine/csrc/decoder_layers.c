@@ -78,8 +78,8 @@ int lmstack_decode_layers_bf16(const struct lmstack_layer *layers, const struct 
                 work->starts[r] = lengths[r] > layer->window ? lengths[r] - layer->window : 0;
             starts = work->starts;
         }
-        if (lmstack_decode_attention_bf16(work->q, layer_keys, layer_values, lengths, starts, work->attn, rows, H,
-                                          Hq / H, D, dims->context, dims->scale, threads))
+        if (lmstack_decode_attention_bf16(work->q, layer_keys, layer_values, NULL, lengths, starts, work->attn, rows,
+                                          dims->num_slots, H, Hq / H, D, dims->context, dims->scale, threads))
             return -1;
         if (linear(layer->o_amx, work->attn, rows, Hq * D, layer->o, layer->o_bias, E, work->o, threads)) return -1;
         lmstack_rms_norm_bf16(h, work->o, layer->post_norm, work->normed, rows, E, layer->post_eps, threads);

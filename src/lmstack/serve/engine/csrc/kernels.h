@@ -12,9 +12,9 @@ int lmstack_rope_store_bf16(const uint16_t *qkv, int64_t stride, const uint16_t 
                             uint16_t *q_out, uint16_t *keys, uint16_t *values, const int64_t *slots,
                             const int64_t *positions, int64_t rows, int64_t heads, int64_t kv_heads, int64_t D,
                             int64_t num_slots, int64_t C, int threads);
-int lmstack_decode_attention_bf16(const uint16_t *q, const uint16_t *k, const uint16_t *v, const int64_t *lengths,
-                                  const int64_t *starts, uint16_t *out, int64_t B, int64_t H, int64_t G, int64_t D,
-                                  int64_t C, float scale, int threads);
+int lmstack_decode_attention_bf16(const uint16_t *q, const uint16_t *k, const uint16_t *v, const int64_t *slots,
+                                  const int64_t *lengths, const int64_t *starts, uint16_t *out, int64_t B, int64_t S,
+                                  int64_t H, int64_t G, int64_t D, int64_t C, float scale, int threads);
 int lmstack_linear_bf16(const uint16_t *x, int64_t M, int64_t ldx, int64_t K, const uint16_t *packed,
                         const float *bias, int64_t N, uint16_t *y, int64_t ldy, int threads);
 int lmstack_linear_amx_bf16(const uint16_t *x, int64_t M, int64_t ldx, int64_t K, const uint16_t *packed,
