@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from lmstack.serve.engine import native
+from lmstack.serve.engine import huge_pages, native
 
 BLOCK, GROUP = 16, 4  # output features per packed block, blocks per kernel task (csrc/linear.c)
 ALL_ROWS = sys.maxsize  # LinearPlan.kernel_rows: the kernel at every row count
 MODES = ("auto", "kernel", "onednn")  # LMSTACK_LINEAR
+_ARENA = huge_pages.Arena()  # every packed weight of the process
 
 log = logging.getLogger(__name__)
 Linear = Callable[[torch.Tensor], torch.Tensor]
@@ -63,7 +64,8 @@ def pack(weight: torch.Tensor) -> torch.Tensor:
     padded = -(-n // (BLOCK * GROUP)) * BLOCK * GROUP
     w = torch.zeros(padded, k, dtype=torch.bfloat16)
     w[:n] = weight
-    return w.view(padded // BLOCK, BLOCK, k // 2, 2).transpose(1, 2).contiguous()
+    out = _ARENA.empty((padded // BLOCK, k // 2, BLOCK, 2), torch.bfloat16)  # streamed every step: 2 MB pages
+    return out.copy_(w.view(padded // BLOCK, BLOCK, k // 2, 2).transpose(1, 2))
 
 
 class PackedLinear:
