@@ -6,6 +6,7 @@ import torch
 
 from lmstack.serve.engine import huge_pages
 from lmstack.serve.engine.huge_pages import HUGE_PAGE, Arena
+from lmstack.serve.engine.kv_cache import KVCache
 
 
 def mapping_of(address: int) -> dict[str, str]:
@@ -69,6 +70,22 @@ def test_on_linux_the_mapping_is_advised_for_huge_pages():
     # madvise(MADV_HUGEPAGE) took: eligible under "always" and "madvise" alike
     assert fields.get("THPeligible", "0") == ("0" if disabled else "1")
     assert int(fields["Size"].split()[0]) * 1024 >= 64 << 20
+
+
+def test_zeros_are_zero_after_neighbours_were_written():
+    arena = Arena(segment_bytes=HUGE_PAGE)
+    arena.empty((1000,), torch.float32).fill_(3.0)
+    z = arena.zeros((50, 8), torch.bfloat16)
+    arena.empty((100,), torch.float32).fill_(-1.0)
+    assert z.count_nonzero().item() == 0 and z.shape == (50, 8)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="transparent huge pages are Linux's")
+def test_the_kv_cache_lives_in_advised_zeroed_memory(tiny_llama):
+    cache = KVCache(tiny_llama.config, num_slots=2, max_context=64, dtype=torch.bfloat16)
+    assert cache.keys.count_nonzero().item() == 0 and cache.values.count_nonzero().item() == 0
+    for buffer in (cache.keys, cache.values):
+        assert mapping_of(buffer.data_ptr()).get("VmFlags", "").split().count("hg") == 1  # MADV_HUGEPAGE
 
 
 def test_a_segment_size_that_is_not_whole_huge_pages_is_refused():

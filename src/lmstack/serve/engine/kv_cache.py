@@ -38,7 +38,7 @@ from transformers.cache_utils import Cache
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from lmstack.serve.engine import decode_attention
+from lmstack.serve.engine import decode_attention, huge_pages
 from lmstack.serve.engine.scheduler import SlotMove
 
 
@@ -51,8 +51,12 @@ class KVCache:
         head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
         kv_heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
         shape = (text.num_hidden_layers, num_slots, kv_heads, max_context, head_dim)
-        self.keys = torch.zeros(shape, dtype=dtype, device=device)
-        self.values = torch.zeros(shape, dtype=dtype, device=device)
+        if torch.device(device).type == "cpu":  # decode attention streams it: 2 MB pages (huge_pages.py)
+            arena = huge_pages.Arena()
+            self.keys, self.values = arena.zeros(shape, dtype), arena.zeros(shape, dtype)
+        else:
+            self.keys = torch.zeros(shape, dtype=dtype, device=device)
+            self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.num_slots = num_slots
         self.max_context = max_context
 
