@@ -102,21 +102,19 @@ class StepLayout:
     segments: tuple[PromptSegment, ...]
     decode_kv_len: int = 0
     decode_mask: torch.Tensor | None = None  # (B, 1, 1, decode_kv_len): row i sees positions ≤ its own
-    decode_lengths: torch.Tensor | None = None  # (B,) int64: row i sees keys [0, its position + 1)
     lengths: torch.Tensor | None = None  # (T,) int64: each token sees its slot's keys [0, its position + 1)
 
     @classmethod
     def build(cls, slots: list[int], positions: list[int], num_decode: int, segments: list[PromptSegment],
               device: torch.device | str = "cpu") -> StepLayout:
         pos = torch.tensor(positions)
-        kv_len, mask, lengths = 0, None, None
+        kv_len, mask = 0, None
         if num_decode:
             kv_len = int(pos[:num_decode].max()) + 1
             # Slots hold other rows' padding or a freed sequence's stale entries past a row's length.
             mask = (torch.arange(kv_len)[None, :] <= pos[:num_decode, None])[:, None, None, :].to(device)
-            lengths = pos[:num_decode] + 1
         return cls(num_decode, torch.tensor(slots, device=device), pos.to(device), tuple(segments), kv_len, mask,
-                   lengths, (pos + 1).to(device))
+                   (pos + 1).to(device))
 
 
 class SlotCache(Cache):

@@ -123,7 +123,7 @@ class NativeLayers:
                      self.scale, self.final_norm.variance_epsilon)
         slots_t = layout.slots.to(torch.int64).contiguous()
         positions = layout.positions.to(torch.int64).contiguous()
-        lengths = layout.decode_lengths.to(torch.int64).contiguous()
+        lengths = layout.lengths[:layout.num_decode].to(torch.int64).contiguous()
         out = torch.empty_like(h)
         rc = self._fn(self._layers, ctypes.byref(dims), h.data_ptr(), rows, cos.data_ptr(), sin.data_ptr(),
                       kv.keys.data_ptr(), kv.values.data_ptr(), slots_t.data_ptr(), positions.data_ptr(),
