@@ -85,8 +85,8 @@ def attention_rows(repeats: int) -> None:
         variants = {
             "kernel": lambda: da.decode_attention(q, keys, values, lengths, starts, 0.125),
             "loop": lambda: loop_form(q.data_ptr(), keys.data_ptr(), values.data_ptr(), None, lengths.data_ptr(),
-                                      starts.data_ptr(), out.data_ptr(), rows, rows, kv_heads, group, dim, context,
-                                      0.125, torch.get_num_threads()),
+                                      starts.data_ptr(), out.data_ptr(), rows, keys.shape[0], kv_heads, group, dim,
+                                      context, 0.125, torch.get_num_threads()),
             "sdpa": lambda: F.scaled_dot_product_attention(q, keys[:, :, :length], values[:, :, :length],
                                                            attn_mask=mask, scale=0.125),
         }

@@ -2,9 +2,10 @@
  *
  * One engine step has B rows; row b reads slot slots[b] of a layer's buffers (slots, H, C, D), slot b
  * when `slots` is NULL, and sees its keys [start_b, length_b). A decode row is one sequence's next
- * token; a prompt chunk is several rows of one slot, each seeing the keys up to its own position. The G = Hq / H query heads that share KV head h are the G queries of one task
- * (b, h), so each task reads its K and V rows once, straight from the cache (bf16 or fp32), and keeps
- * scores and sums in fp32; queries and outputs are in the cache's type. Tasks run on OpenMP threads:
+ * token; a prompt chunk is several rows of one slot, each seeing the keys up to its own position.
+ * The G = Hq / H query heads that share KV head h are the G queries of one task (b, h), so each task
+ * reads its K and V rows once, straight from the cache (bf16 or fp32), and keeps scores and sums in
+ * fp32; queries and outputs are in the cache's type. Tasks run on OpenMP threads:
  * torch's own libgomp when torch is loaded first, so the engine thread's team is reused, not a second.
  *
  * torch's CPU SDPA does the same work as small GEMMs per (row, head) and pays for packing and task
