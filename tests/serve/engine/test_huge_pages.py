@@ -1,4 +1,6 @@
+import ctypes
 import gc
+import os
 import sys
 
 import pytest
@@ -91,3 +93,31 @@ def test_the_kv_cache_lives_in_advised_zeroed_memory(tiny_llama):
 def test_a_segment_size_that_is_not_whole_huge_pages_is_refused():
     with pytest.raises(ValueError, match="multiple of 2097152"):
         Arena(segment_bytes=HUGE_PAGE + 4096)
+
+
+def resident_bytes(t: torch.Tensor) -> int:
+    """Bytes of `t`'s pages in memory (mincore(2), 4 KB granules): those ever written, for anonymous memory."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    start = t.data_ptr() // page * page
+    length = -(-(t.data_ptr() + t.nbytes - start) // page) * page
+    vec = (ctypes.c_ubyte * (length // page))()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    assert libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) == 0, os.strerror(ctypes.get_errno())
+    return sum(b & 1 for b in vec) * page
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/smaps is Linux's")
+def test_a_cache_that_fits_is_written_at_start_and_a_large_one_is_left_to_fill(tiny_llama, monkeypatch):
+    # 4 MB each; a cache has an arena, so its mapping holds its keys and values and nothing else
+    shape = dict(num_slots=4, max_context=4096, dtype=torch.bfloat16)
+    cache = KVCache(tiny_llama.config, **shape)
+    assert cache.populated and huge_pages.available_memory() > 0
+    assert cache.keys.nbytes == 2 * 4 * 2 * 4096 * 32 * 2
+    assert resident_bytes(cache.keys) == cache.keys.nbytes and resident_bytes(cache.values) == cache.values.nbytes
+    assert cache.keys.count_nonzero().item() == 0 and cache.values.count_nonzero().item() == 0
+    monkeypatch.setattr(huge_pages, "available_memory", lambda: 3 * cache.keys.nbytes)  # the pair is > 1/4 of it
+    lazy = KVCache(tiny_llama.config, **shape)
+    assert not lazy.populated
+    assert resident_bytes(lazy.keys) == 0 and resident_bytes(lazy.values) == 0
+    assert lazy.values.count_nonzero().item() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from lmstack.models.build import build_model
 from lmstack.serve.engine import linear, native
 from lmstack.serve.engine.decoder_step import DecoderStep
 from lmstack.serve.engine.kv_cache import KVCache, PromptSegment, StepLayout
+from lmstack.serve.engine.lmstack_engine import LmstackEngine
 from lmstack.serve.engine.linear import ALL_ROWS, LinearPlan, OneDNNLinear, PackedLinear, RowSwitch, crossover
 
 CPU_HAS_BF16_DOT = "avx512_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
@@ -172,7 +174,7 @@ def test_choose_measures_both_products_and_stops_where_the_kernel_first_loses(mo
     assert plan.kernel_rows == crossover(plan.timings)
     ordered = sorted(plan.timings)
     assert all(k < d for k, d in (plan.timings[n] for n in ordered[:-1]))  # it went on only while the kernel won
-    assert ordered == [1, 2, 4, 8, 16, 32, 64, 256][:len(ordered)]
+    assert ordered == [1, 2, 4, 8, 16, 32, 64, 264][:len(ordered)]  # 264: a step of 256 prompt tokens + 8 decoding
     assert "bf16 linear layers: " in plan.describe() and "1 rows" in plan.describe()
     # the measured layers are packed once: build takes them
     kernel, onednn = plan.prepared[tuple(id(m) for m in groups[0])]
@@ -184,6 +186,26 @@ def test_choose_measures_both_products_and_stops_where_the_kernel_first_loses(mo
     else:
         assert built.small is kernel and built.large is onednn
     assert tuple(id(m) for m in groups[0]) not in plan.prepared
+
+
+@needs_kernel
+def test_choose_measures_at_the_rows_of_the_engine_s_prefill_step(monkeypatch):
+    monkeypatch.delenv("LMSTACK_LINEAR", raising=False)
+    seen = []
+    monkeypatch.setattr(LinearPlan, "measure", classmethod(lambda cls, groups, rows: seen.append(list(rows)) or cls(0)))
+    groups = [_layers([64], 48, [False])]
+    LinearPlan.choose(groups, step_rows=40)
+    LinearPlan.choose(groups, step_rows=3)
+    assert seen == [[1, 2, 4, 8, 16, 32, 40], [1, 2, 3]]
+
+
+def test_the_engine_measures_products_at_a_full_prefill_chunk_plus_half_its_slots(monkeypatch, tiny_llama):
+    seen = []
+    monkeypatch.setattr(DecoderStep, "build", classmethod(lambda cls, model, step_rows: seen.append(step_rows)))
+    engine = LmstackEngine(tiny_llama, model_name="t", max_batch_size=6, prefill_chunk_tokens=100)
+    asyncio.run(engine.start())
+    asyncio.run(engine.shutdown(drain_timeout_s=0))
+    assert seen == [103]
 
 
 @needs_kernel
@@ -211,7 +233,7 @@ def test_the_lean_step_switches_products_by_rows_with_the_same_logits(monkeypatc
     torch.manual_seed(0)
     model = build_model("llama-1m", vocab_size=300, pad_token_id=0, bos_token_id=1, eos_token_id=2)
     model = model.to(torch.bfloat16).eval()
-    monkeypatch.setattr(LinearPlan, "measure", classmethod(lambda cls, groups: cls(4, {1: (1.0, 2.0)})))
+    monkeypatch.setattr(LinearPlan, "measure", classmethod(lambda cls, groups, rows: cls(4, {1: (1.0, 2.0)})))
     step = DecoderStep.build(model)
     assert step.linear_plan.kernel_rows == 4
     assert all(isinstance(f, RowSwitch) for layer in step.layers for f in (layer.qkv, layer.o, layer.gate_up, layer.down))

@@ -64,7 +64,7 @@ def test_one_call_gives_the_python_loops_bits(family, window, monkeypatch):
 
 @needs_kernel
 def test_prompt_chunks_and_rows_above_the_kernels_range_keep_the_python_loop(monkeypatch):
-    monkeypatch.setattr(LinearPlan, "choose", classmethod(lambda cls, groups, mode=None: cls(2, source="test")))
+    monkeypatch.setattr(LinearPlan, "choose", classmethod(lambda cls, groups, mode=None, step_rows=0: cls(2, source="test")))
     step = lean_bf16("llama")
     assert step.native is not None and step.native.max_rows == 2  # oneDNN above 2 rows (RowSwitch)
     kv, _ = twin_caches(step)
@@ -75,7 +75,7 @@ def test_prompt_chunks_and_rows_above_the_kernels_range_keep_the_python_loop(mon
     assert not step.native.applies(with_prompt, kv)
     with torch.inference_mode():  # still answered, by the Python loop
         assert step(torch.tensor([5, 6, 7]), three.positions, three, torch.arange(3), kv).shape == (3, 512)
-    monkeypatch.setattr(LinearPlan, "choose", classmethod(lambda cls, groups, mode=None: cls(0, source="test")))
+    monkeypatch.setattr(LinearPlan, "choose", classmethod(lambda cls, groups, mode=None, step_rows=0: cls(0, source="test")))
     assert lean_bf16("llama").native is None  # oneDNN everywhere: nothing for the C loop to call
 
 

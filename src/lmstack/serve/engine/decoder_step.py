@@ -42,7 +42,7 @@ from transformers import PreTrainedModel
 
 from lmstack.serve.engine import native, pointwise
 from lmstack.serve.engine.kv_cache import KVCache, StepLayout, attend
-from lmstack.serve.engine.linear import LinearPlan
+from lmstack.serve.engine.linear import STEP_ROWS, LinearPlan
 from lmstack.serve.engine.native_layers import NativeLayers
 from lmstack.serve.engine.packed_linear import packable
 
@@ -115,8 +115,9 @@ class DecoderStep:
         self.native = NativeLayers.build(self)  # decode-only steps: every layer in one C call, or None
 
     @classmethod
-    def build(cls, model: PreTrainedModel) -> DecoderStep | None:
-        """The lean step for `model`, or None where it does not apply (the engine keeps the generic path)."""
+    def build(cls, model: PreTrainedModel, step_rows: int = STEP_ROWS) -> DecoderStep | None:
+        """The lean step for `model`, or None where it does not apply (the engine keeps the generic path).
+        `step_rows`: the rows of a step with a prompt chunk, where the linear products are measured."""
         if type(model).__name__ not in ARCHITECTURES:
             return None
         config = model.config
@@ -133,7 +134,8 @@ class DecoderStep:
                 return None
         groups = [[[layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj], [layer.self_attn.o_proj],
                    [layer.mlp.gate_proj, layer.mlp.up_proj], [layer.mlp.down_proj]] for layer in model.model.layers]
-        plan = LinearPlan.choose([g for per_layer in groups for g in per_layer]) if packable(model) else None
+        flat = [g for per_layer in groups for g in per_layer]
+        plan = LinearPlan.choose(flat, step_rows=step_rows) if packable(model) else None
         if plan is not None:
             log.info("%s", plan.describe())
         layers = []

@@ -12,6 +12,10 @@ paged blocks, because:
   serving long contexts); on a CPU server of small models the buffer is small (llama-125m,
   16 × 2048 tokens in bf16: 16 × 2048 × 12 layers × 2 × 4 heads × 64 × 2 B ≈ 0.4 GB).
 
+On the CPU the buffers are written once at start (`huge_pages.populate`) where both take at most
+`POPULATE_SHARE` of the memory available, so no step pays the first-touch page faults; a larger
+cache is left to the OS to fill as contexts grow, and the start-up log says so.
+
 One forward per engine step runs every row of the step: the decode rows (one token each) and the
 prompt chunks, flattened into a single sequence of T tokens, so the weights are read once per step
 whatever the mix. `SlotCache` is what the model sees: transformers' Llama code calls
@@ -29,6 +33,7 @@ own SDPA attention.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +45,10 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from lmstack.serve.engine import decode_attention, huge_pages
 from lmstack.serve.engine.scheduler import SlotMove
+
+POPULATE_SHARE = 0.25  # a CPU cache up to this share of the available memory is written at start
+
+log = logging.getLogger(__name__)
 
 
 class KVCache:
@@ -54,9 +63,18 @@ class KVCache:
         if torch.device(device).type == "cpu":  # decode attention streams it: 2 MB pages (huge_pages.py)
             arena = huge_pages.Arena()
             self.keys, self.values = arena.zeros(shape, dtype), arena.zeros(shape, dtype)
+            nbytes, available = 2 * self.keys.nbytes, huge_pages.available_memory()
+            self.populated = available is not None and nbytes <= available * POPULATE_SHARE
+            if self.populated:
+                huge_pages.populate(self.keys)
+                huge_pages.populate(self.values)
+            else:
+                log.info("KV cache of %.2f GB is more than a quarter of the memory available: its pages are "
+                         "allocated as contexts first reach them", nbytes / 1e9)
         else:
             self.keys = torch.zeros(shape, dtype=dtype, device=device)
             self.values = torch.zeros(shape, dtype=dtype, device=device)
+            self.populated = True
         self.num_slots = num_slots
         self.max_context = max_context
 

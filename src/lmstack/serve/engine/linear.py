@@ -40,6 +40,8 @@ from lmstack.serve.engine import huge_pages, native
 BLOCK, GROUP = 16, 4  # output features per packed block, blocks per kernel task (csrc/linear.c)
 ALL_ROWS = sys.maxsize  # LinearPlan.kernel_rows: the kernel at every row count
 MODES = ("auto", "kernel", "onednn")  # LMSTACK_LINEAR
+DECODE_ROWS = (1, 2, 4, 8, 16, 32, 64)  # LinearPlan.measure: the row counts of decode steps
+STEP_ROWS = 264  # … and of a step with a prompt chunk, where the engine does not say (256 prompt tokens + 8 decoding)
 _ARENA = huge_pages.Arena()  # every packed weight of the process
 
 log = logging.getLogger(__name__)
@@ -182,11 +184,12 @@ class LinearPlan:
                                                                                repr=False)
 
     @classmethod
-    def choose(cls, groups: list[list[nn.Linear]], mode: str | None = None) -> LinearPlan:
+    def choose(cls, groups: list[list[nn.Linear]], mode: str | None = None, step_rows: int = STEP_ROWS) -> LinearPlan:
         """The plan for a model whose fused layers are `groups` (each a list reading the same input).
 
         `mode` (default: LMSTACK_LINEAR, else "auto"): "kernel" or "onednn" fixes the product, "auto"
-        measures both (`measure`). Without the kernel (no AVX-512 BF16, LMSTACK_KERNELS=0) it is oneDNN."""
+        measures both (`measure`) at decode row counts and at `step_rows`, the rows of a step that
+        holds a prompt chunk. Without the kernel (no AVX-512 BF16, LMSTACK_KERNELS=0) it is oneDNN."""
         mode = (mode or os.environ.get("LMSTACK_LINEAR") or "auto").strip().lower()
         if mode not in MODES:
             raise ValueError(f"LMSTACK_LINEAR={mode!r}: use one of {', '.join(MODES)}")
@@ -194,13 +197,17 @@ class LinearPlan:
             return cls(0, source="oneDNN only" if mode == "onednn" else "no kernel on this CPU")
         if mode == "kernel":
             return cls(ALL_ROWS, source="LMSTACK_LINEAR=kernel")
-        return cls.measure(groups)
+        return cls.measure(groups, rows=sorted({*(n for n in DECODE_ROWS if n < step_rows), step_rows}))
 
     @classmethod
-    def measure(cls, groups: list[list[nn.Linear]], rows: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 256),
+    def measure(cls, groups: list[list[nn.Linear]], rows: Sequence[int] = (*DECODE_ROWS, STEP_ROWS),
                 repeats: int = 5, sample_bytes: int = 64 << 20) -> LinearPlan:
         """Time both products on the model's first layers (at least `sample_bytes` of weights, more than
-        the caches hold, as a step reads them) at each row count, until the kernel first loses."""
+        the caches hold, as a step reads them) at each row count, until the kernel first loses.
+
+        The row counts are the engine's own, not round ones: oneDNN's AMX GEMM can be fast at 256 rows
+        and half as fast at 264 (benchmarks/serve/RESULTS.md), and a step with a prompt chunk holds the
+        chunk's tokens plus the rows that decode."""
         sample, prepared, size = [], {}, 0
         for group in groups:
             if size >= sample_bytes:

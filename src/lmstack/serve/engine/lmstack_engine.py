@@ -108,7 +108,10 @@ class LmstackEngine(ThreadedEngine):
     async def start(self) -> None:
         """Start the step loop (idempotent)."""
         if self._thread is None:
-            self._decoder_step = DecoderStep.build(self.model) if self._lean else None
+            # the linear products are measured at the rows of a step with a full prompt chunk
+            s = self.scheduler
+            step_rows = s.prefill_chunk_tokens + s.num_slots // 2
+            self._decoder_step = DecoderStep.build(self.model, step_rows=step_rows) if self._lean else None
             if self._decoder_step is None:  # the generic path: the model's own forward with the engine's cache
                 self._attn_before = install_slot_attention(self.model)
                 self._packed = PackedLinears.install(self.model)  # bf16 on CPU: oneDNN-prepacked weights
