@@ -6,7 +6,10 @@
  * from memory as contiguous 1 KB tiles with no repacking. A task takes 4 blocks (64 outputs) and up
  * to 16 rows of x: four fp32 sum tiles (16 rows × 16 outputs each), one tile of x (16 rows × 32
  * inputs), weight tiles loaded in turn. The sums go through a small buffer to the same epilogue as
- * linear.c: fp32 bias added, rounded to bf16 once, to nearest even.
+ * linear.c: fp32 bias added, rounded to bf16 once, to nearest even. A product of up to 16 rows (a
+ * decode step) reads every weight from memory once and prefetches the next tile step's four weight
+ * tiles while it computes: 3-4% less time than the hardware prefetcher alone on a 2-core Xeon. Longer
+ * inputs gained nothing from it (their later row tiles find the weights in L2) and lost at 64 rows.
  *
  * Linux hands out the tile registers' state only on request (arch_prctl ARCH_REQ_XCOMP_PERM); the
  * first call asks, and the kernel reports itself unsupported where that is refused.
@@ -19,6 +22,7 @@
 #define GROUP 4         /* blocks per task: 64 features, four sum tiles */
 #define TILE_ROWS 16    /* rows of x per tile */
 #define TILE_PAIRS 16   /* input pairs per tile step: 32 bf16 = 64 bytes of each x row */
+#define TILE_BYTES 1024 /* one weight tile: 16 pairs × 16 features × 2 bf16 */
 
 #if defined(LMSTACK_X86)
 #include <cpuid.h>
@@ -54,10 +58,11 @@ static T_AMX void configure(int rows) {
     _tile_loadconfig(&cfg);
 }
 
-/* One task: `rows` rows (≤ 16) × 4 blocks from feature n0, over all K/2 pairs (K/2 a multiple of 16). */
+/* One task: `rows` rows (≤ 16) × 4 blocks from feature n0, over all K/2 pairs (K/2 a multiple of 16);
+ * `prefetch`: fetch each block's next weight tile into L1 ahead of its load. */
 static T_AMX void group(const uint16_t *restrict x, int64_t ldx, int rows, const uint16_t *restrict w, int64_t pairs,
                         const float *restrict bias, uint16_t *restrict y, int64_t ldy, int64_t n0, int64_t N,
-                        float *restrict sums) {
+                        float *restrict sums, int prefetch) {
     const int64_t block_stride = pairs * 2 * BLOCK; /* elements from one block to the next */
     const int64_t x_stride = ldx * 2;               /* bytes */
     _tile_zero(0);
@@ -66,6 +71,10 @@ static T_AMX void group(const uint16_t *restrict x, int64_t ldx, int rows, const
     _tile_zero(3);
     for (int64_t p = 0; p < pairs; p += TILE_PAIRS) {
         const uint16_t *wp = w + p * 2 * BLOCK;
+        if (prefetch) /* past the last step it touches the next block's first tile, or the end: a hint, never a fault */
+            for (int j = 0; j < GROUP; ++j)
+                for (int line = 0; line < TILE_BYTES; line += 64)
+                    _mm_prefetch((const char *)(wp + j * block_stride + TILE_PAIRS * 2 * BLOCK) + line, _MM_HINT_T0);
         _tile_loadd(4, x + p * 2, x_stride);
         _tile_loadd(5, wp, 64);
         _tile_loadd(6, wp + block_stride, 64);
@@ -126,7 +135,8 @@ static T_AMX void run(const uint16_t *x, int64_t M, int64_t ldx, int64_t K, cons
                     configure(rows);
                     configured = rows;
                 }
-                group(x + m0 * ldx, ldx, rows, w, pairs, bias, y + m0 * ldy, ldy, g * GROUP * BLOCK, N, sums);
+                group(x + m0 * ldx, ldx, rows, w, pairs, bias, y + m0 * ldy, ldy, g * GROUP * BLOCK, N, sums,
+                      M <= TILE_ROWS);
             }
         }
         if (configured >= 0) _tile_release();
