@@ -21,8 +21,8 @@ there (not Linux), `empty` is `torch.empty`.
 Memory that is only mapped costs a page fault on first write — in a virtual machine, with 2 MB
 pages, about as long as writing it at 1–2 GB/s. `populate` writes a tensor's pages up front; the
 engine does it for the KV cache where that fits in memory (`kv_cache.py`), so the first requests
-after start do not pay for it (on a 2-core AMX machine, 0.4 s of a 125M server's first 16-request
-wave went to the cache's first-touch faults).
+after start do not pay for it (on a 2-core AMX machine, 0.45 s of a 125M server's first 64-request
+load went to the cache's first-touch faults).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from lmstack.serve.engine import huge_pages, native
 BLOCK, GROUP = 16, 4  # output features per packed block, blocks per kernel task (csrc/linear.c)
 ALL_ROWS = sys.maxsize  # LinearPlan.kernel_rows: the kernel at every row count
 MODES = ("auto", "kernel", "onednn")  # LMSTACK_LINEAR
-DECODE_ROWS = (1, 2, 4, 8, 16, 32, 64)  # LinearPlan.measure: the row counts of decode steps
+DECODE_ROWS = (1, 2, 4, 8, 16, 32, 64)  # LinearPlan.measure: row counts of steps without a full prompt chunk
 STEP_ROWS = 264  # … and of a step with a prompt chunk, where the engine does not say (256 prompt tokens + 8 decoding)
 _ARENA = huge_pages.Arena()  # every packed weight of the process
 
@@ -206,7 +206,7 @@ class LinearPlan:
         the caches hold, as a step reads them) at each row count, until the kernel first loses.
 
         The row counts are the engine's own, not round ones: oneDNN's AMX GEMM can be fast at 256 rows
-        and half as fast at 264 (benchmarks/serve/RESULTS.md), and a step with a prompt chunk holds the
+        and ~1.6× slower at 264 (benchmarks/serve/RESULTS.md), and a step with a prompt chunk holds the
         chunk's tokens plus the rows that decode."""
         sample, prepared, size = [], {}, 0
         for group in groups:
