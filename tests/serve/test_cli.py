@@ -56,6 +56,12 @@ def test_serve_parses_then_calls_the_library(monkeypatch, tmp_path):
     section = seen["section"]
     assert (section.host, section.port, section.db_url, seen["bundled_embeddings"]) == ("127.0.0.1", 9001, None, False)
     assert Limits.from_section(section) == Limits()  # the section's defaults are the library's
+    assert section.prefill_chunk_tokens is None  # the engine's own default
+    r = runner.invoke(app, ["serve", "--model", "tiny=/m/tiny", "--prefill-chunk-tokens", "64"])
+    assert r.exit_code == 0, r.output
+    assert seen["section"].prefill_chunk_tokens == 64
+    r = runner.invoke(app, ["serve", "--model", "tiny=/m/tiny", "--prefill-chunk-tokens", "0"])
+    assert r.exit_code == 2 and "--prefill-chunk-tokens" in r.output
     assert "127.0.0.1" in runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).stdout
 
 

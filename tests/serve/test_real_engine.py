@@ -32,7 +32,8 @@ def model_folder(tmp_path_factory, tiny_tokenizer):
 def test_chat_over_the_real_engine_matches_hf_generate(model_folder, tiny_tokenizer):
     folder, model = model_folder
     registry = build_registry([ModelSpec(name="tiny-llama", path=str(folder))], bundled_embeddings=False,
-                              dtype="float32", max_batch_size=4)
+                              dtype="float32", max_batch_size=4, prefill_chunk_tokens=5)
+    assert registry.generator("tiny-llama").engine.scheduler.prefill_chunk_tokens == 5  # the prompt takes chunks
     messages = [{"role": "user", "content": "The model reads the report"}]
     body = {"model": "tiny-llama", "messages": messages, "temperature": 0, "max_tokens": 8, "n": 2}
     with TestClient(create_app(registry)) as c:

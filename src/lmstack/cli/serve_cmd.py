@@ -25,6 +25,10 @@ def serve(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
     max_batch_size: int = typer.Option(16, "--max-batch-size", min=1, help="Sequences decoded together."),
+    prefill_chunk_tokens: int | None = typer.Option(
+        None, "--prefill-chunk-tokens", min=1, help="Prompt tokens per engine step beside the decoding rows (lmstack "
+                                                    "engine; default 256): fewer keep decoding smooth under long "
+                                                    "prompts, more prefill sooner."),
     max_queue: int = typer.Option(256, "--max-queue", min=1, help="Waiting requests beyond this answer 429."),
     drain_timeout: float = typer.Option(30.0, "--drain-timeout", min=0, help="Seconds in-flight requests get "
                                                                               "after SIGTERM."),
@@ -47,7 +51,7 @@ def serve(
         specs += reg.models
         embeddings = embeddings and reg.bundled_embeddings
     section = ServeSection(host=host, port=port, db_url=db_url, max_batch_size=max_batch_size, max_queue=max_queue,
-                           drain_timeout_s=drain_timeout)
+                           prefill_chunk_tokens=prefill_chunk_tokens, drain_timeout_s=drain_timeout)
     run(specs, section, bundled_embeddings=embeddings, backend=backend, device=device, dtype=dtype)
 
 

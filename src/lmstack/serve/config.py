@@ -15,6 +15,10 @@ class ServeSection(Section):
                           "Default: a SQLite file in the run directory."
     )
     max_batch_size: int = Field(16, ge=1, description="Sequences decoded together by the engine.")
+    prefill_chunk_tokens: int | None = Field(
+        None, ge=1, description="Prompt tokens one step of the lmstack engine takes beside the decoding rows: fewer "
+                                "keep everyone's next token coming while long prompts arrive, more prefill sooner. "
+                                "Default: 256 (vLLM's --max-num-batched-tokens plays this part).")
     max_queue: int = Field(256, ge=1, description="Requests waiting beyond this answer 429.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies answer 413.")
     max_n: int = Field(8, ge=1, description="Most choices one request may ask for (`n`); more answer 400.")

@@ -143,7 +143,7 @@ def resolve_kind(spec: ModelSpec) -> str:
 
 def build_registry(specs: list[ModelSpec], *, bundled_embeddings: bool = True, backend: str = "lmstack",
                    device: str = "auto", dtype: str = "auto", max_batch_size: int = 16,
-                   max_queue: int = 256) -> ModelRegistry:
+                   max_queue: int = 256, prefill_chunk_tokens: int | None = None) -> ModelRegistry:
     """Load every model by its kind (`resolve_kind`): causal ones through the engine factory, seq2seq
     ones as `Seq2SeqEngine`s, CLIP ones as `ClipEmbedder`s, other embedding ones as `SentenceEmbedder`s."""
     from lmstack.serve.clip import ClipEmbedder
@@ -163,7 +163,8 @@ def build_registry(specs: list[ModelSpec], *, bundled_embeddings: bool = True, b
             registry.add_generator(spec.name, engine, tokenizer, kind="seq2seq")
         else:
             engine, tokenizer = build_engine(spec.path, backend=backend, device=device, dtype=dtype,
-                                             max_batch_size=max_batch_size, max_queue=max_queue)
+                                             max_batch_size=max_batch_size, max_queue=max_queue,
+                                             prefill_chunk_tokens=prefill_chunk_tokens)
             registry.add_generator(spec.name, engine, tokenizer)
     if bundled_embeddings and MINILM_NAME not in registry.embedders:
         registry.add_embedder(MINILM_NAME, SentenceEmbedder.bundled_minilm())
@@ -223,7 +224,8 @@ def serve(specs: list[ModelSpec], section: ServeSection, *, bundled_embeddings: 
         raise UserError("no models to serve", hint="give --model NAME=PATH or --registry models.yaml")
     database = open_database(resolve_db_url(section.db_url))
     registry = build_registry(specs, bundled_embeddings=bundled_embeddings, backend=backend, device=device,
-                              dtype=dtype, max_batch_size=section.max_batch_size, max_queue=section.max_queue)
+                              dtype=dtype, max_batch_size=section.max_batch_size, max_queue=section.max_queue,
+                              prefill_chunk_tokens=section.prefill_chunk_tokens)
     app = create_app(registry, limits=Limits.from_section(section), database=database,
                      drain_timeout_s=section.drain_timeout_s)
     run_server(app, host=section.host, port=section.port, drain_timeout_s=section.drain_timeout_s)

@@ -43,6 +43,16 @@ def test_lmstack_backend_serves_a_saved_folder(model_folder, tiny_llama, tiny_to
     assert asyncio.run(main()) == expected
 
 
+def test_prefill_chunk_tokens_reach_the_lmstack_engine_only(model_folder):
+    assert build_engine(str(model_folder), dtype="float32")[0].scheduler.prefill_chunk_tokens == 256
+    engine, _ = build_engine(str(model_folder), dtype="float32", prefill_chunk_tokens=48)
+    assert engine.scheduler.prefill_chunk_tokens == 48
+    with pytest.raises(UserError, match="not of the 'transformers' backend"):
+        build_engine(str(model_folder), backend="transformers", prefill_chunk_tokens=48)
+    with pytest.raises(UserError, match=r"prefill_chunk_tokens must be ≥ 1 \(got 0\)"):
+        build_engine(str(model_folder), prefill_chunk_tokens=0)
+
+
 def test_auto_dtype_on_cpu_is_bf16_where_native(model_folder):
     engine, _ = build_engine(str(model_folder), device="cpu")
     assert engine.model.dtype == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)

@@ -7,7 +7,10 @@ products were 8. `DecoderStep` runs the same computation as straight-line tensor
 key and value projections in one matrix product, gate and up in one, the model's own rotary
 embedding module for cos/sin, RMSNorm written as transformers writes it (the same numbers), K/V
 written to the engine's `KVCache` and attention through the engine's `attend`. Greedy output stays
-equal to HF `generate` (tested).
+equal to HF `generate` (tested). In the last layer only the rows whose logits are sampled go on past
+the keys and values (the decode rows and the last token of each prompt the step finishes): the other
+prompt tokens are needed only as keys and values, so a prefill step skips ~7% of its products
+(125M, 264 rows: 167–174 → 158–167 ms on 2 Zen 4 cores).
 
 On a CPU in bf16 the fused matrices are built once, when the engine starts, and packed for the
 product that is faster at each row count on this CPU (`linear.LinearPlan`, measured at start):
@@ -173,17 +176,28 @@ class DecoderStep:
         q_end = self.heads * self.head_dim
         k_end = q_end + self.kv_heads * self.head_dim
         i = self.intermediate
+        last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             qkv = layer.qkv(layer.input_norm(h))
             qk = _rotate(qkv[:, :k_end].view(t, qk_heads, self.head_dim), cos, signed_sin)  # queries and keys at once
             q, k = qk[:, : self.heads], qk[:, self.heads:]
             v = qkv[:, k_end:].view(t, self.kv_heads, self.head_dim)
             keys, values = kv.write(index, layout, k, v)
+            if index == last and len(keep) < t:  # see _fused_step
+                if not len(keep):
+                    return self._no_logits()
+                q, h, layout, t = q[keep], h[keep], layout.select(keep), len(keep)
+                keep = slice(None)
             out = attend(q.transpose(0, 1), keys, values, layout, self.scaling, layer.window)  # (Hq, T, D)
             h = h + layer.o(out.transpose(0, 1).reshape(t, q_end))
             gate_up = layer.gate_up(layer.post_norm(h))
             h = h + layer.down(F.silu(gate_up[:, :i]) * gate_up[:, i:])
         return self.lm_head(self.norm(h[keep]))
+
+    def _no_logits(self) -> torch.Tensor:
+        """The logits of a step that samples nothing (a prompt chunk that does not end its prompt)."""
+        weight = self.model.lm_head.weight
+        return weight.new_empty(0, weight.shape[0])
 
     def _fused_step(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: StepLayout,
                     keep: torch.Tensor, kv: KVCache) -> torch.Tensor:
@@ -191,6 +205,7 @@ class DecoderStep:
         t = h.shape[0]
         q_end = self.heads * self.head_dim
         delta = None  # what the last block adds to h, folded into the next norm
+        last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             norm_in, norm_post = layer.norms
             qkv = layer.qkv(pointwise.rms_norm(h, norm_in.weight, norm_in.variance_epsilon, delta))
@@ -198,6 +213,13 @@ class DecoderStep:
             # rotated queries; rotated keys and the values stored in the cache at each token's slot and position
             q = pointwise.rope_store(qkv, cos, sin, keys, values, layout.slots, layout.positions, self.heads,
                                      self.kv_heads)
+            if index == last and len(keep) < t:
+                # Past the last layer's keys and values only the rows whose logits are sampled matter: the
+                # rest of a prompt chunk skips that layer's attention, output projection and MLP.
+                if not len(keep):
+                    return self._no_logits()
+                q, h, layout, t = q[keep], h[keep], layout.select(keep), len(keep)
+                keep = slice(None)
             out = attend(q.transpose(0, 1), keys, values, layout, self.scaling, layer.window)  # (Hq, T, D)
             attn = layer.o(out.transpose(0, 1).reshape(t, q_end))
             gate_up = layer.gate_up(pointwise.rms_norm(h, norm_post.weight, norm_post.variance_epsilon, attn))

@@ -30,7 +30,7 @@ from lmstack.errors import UserError
 from lmstack.hardware.device import cpu_supports_bf16, resolve_device, resolve_threads
 from lmstack.models.loading import load_config, load_model, model_kind, resolve_model_folder
 from lmstack.serve.engine.base import Engine
-from lmstack.serve.engine.lmstack_engine import LmstackEngine
+from lmstack.serve.engine.lmstack_engine import DEFAULT_PREFILL_CHUNK_TOKENS, LmstackEngine
 from lmstack.serve.engine.transformers_engine import TransformersEngine
 
 SERVABLE_KINDS = ("causal_lm", "moe")
@@ -63,14 +63,15 @@ def _load(model_path: str, device: str, dtype: str) -> tuple[PreTrainedModel, Pr
     return model, tokenizer, folder.name
 
 
-def _lmstack(model_path: str, *, device: str, dtype: str, max_batch_size: int, max_queue: int
-             ) -> tuple[Engine, PreTrainedTokenizerBase]:
+def _lmstack(model_path: str, *, device: str, dtype: str, max_batch_size: int, max_queue: int,
+             prefill_chunk_tokens: int | None = None) -> tuple[Engine, PreTrainedTokenizerBase]:
     model, tokenizer, name = _load(model_path, device, dtype)
     if model.config.model_type not in VERIFIED_MODEL_TYPES:
         raise UserError(f"the lmstack engine is not verified on {model.config.model_type!r} models (verified: "
                         f"{', '.join(VERIFIED_MODEL_TYPES)})",
                         hint="serve it with --backend transformers, or add the family to the engine's parity tests")
-    return LmstackEngine(model, model_name=name, max_batch_size=max_batch_size, max_queue=max_queue), tokenizer
+    return LmstackEngine(model, model_name=name, max_batch_size=max_batch_size, max_queue=max_queue,
+                         prefill_chunk_tokens=prefill_chunk_tokens or DEFAULT_PREFILL_CHUNK_TOKENS), tokenizer
 
 
 def _transformers(model_path: str, *, device: str, dtype: str, max_batch_size: int, max_queue: int
@@ -109,11 +110,21 @@ BACKENDS: dict[str, Callable[..., tuple[Engine, PreTrainedTokenizerBase]]] = {
 
 
 def build_engine(model_path: str, *, backend: str = "lmstack", device: str = "auto", dtype: str = "auto",
-                 max_batch_size: int = 16, max_queue: int = 256) -> tuple[Engine, PreTrainedTokenizerBase]:
-    """(engine, tokenizer) for the causal LM in `model_path`, run by `backend` (a key of BACKENDS)."""
+                 max_batch_size: int = 16, max_queue: int = 256, prefill_chunk_tokens: int | None = None
+                 ) -> tuple[Engine, PreTrainedTokenizerBase]:
+    """(engine, tokenizer) for the causal LM in `model_path`, run by `backend` (a key of BACKENDS).
+    `prefill_chunk_tokens` (the lmstack engine only; None: its default) caps the prompt tokens per step."""
     if backend not in BACKENDS:
         raise UserError(f"unknown engine backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")
     if max_batch_size < 1 or max_queue < 0:
         raise UserError(f"max_batch_size must be ≥ 1 and max_queue ≥ 0 (got {max_batch_size}, {max_queue})")
-    return BACKENDS[backend](model_path, device=device, dtype=dtype, max_batch_size=max_batch_size,
-                             max_queue=max_queue)
+    if prefill_chunk_tokens is None:
+        return BACKENDS[backend](model_path, device=device, dtype=dtype, max_batch_size=max_batch_size,
+                                 max_queue=max_queue)
+    if backend != "lmstack":
+        raise UserError(f"prefill_chunk_tokens is a setting of the lmstack engine, not of the {backend!r} backend",
+                        hint="leave it out with this backend, or serve with backend 'lmstack'")
+    if prefill_chunk_tokens < 1:
+        raise UserError(f"prefill_chunk_tokens must be ≥ 1 (got {prefill_chunk_tokens})")
+    return _lmstack(model_path, device=device, dtype=dtype, max_batch_size=max_batch_size, max_queue=max_queue,
+                    prefill_chunk_tokens=prefill_chunk_tokens)

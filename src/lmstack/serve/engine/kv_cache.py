@@ -134,6 +134,18 @@ class StepLayout:
         return cls(num_decode, torch.tensor(slots, device=device), pos.to(device), tuple(segments), kv_len, mask,
                    (pos + 1).to(device))
 
+    def select(self, rows: torch.Tensor) -> StepLayout:
+        """The layout of the step's `rows` only (flat positions in order, every decode row first): each
+        prompt token kept becomes a one-token chunk at its own position, seeing the keys written up to it."""
+        kept = rows.tolist()
+        if kept[: self.num_decode] != list(range(self.num_decode)):
+            raise ValueError("StepLayout.select: the rows must start with every decode row, in order")
+        slots, positions = self.slots[rows], self.positions[rows]
+        segments = tuple(PromptSegment(offset, 1, int(slots[offset]), int(positions[offset]))
+                         for offset in range(self.num_decode, len(kept)))
+        lengths = self.lengths[rows] if self.lengths is not None else None
+        return StepLayout(self.num_decode, slots, positions, segments, self.decode_kv_len, self.decode_mask, lengths)
+
 
 class SlotCache(Cache):
     """A `transformers` Cache that scatters one flat step's K/V into a `KVCache`'s slots."""
