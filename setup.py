@@ -8,7 +8,7 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
     "lmstack.serve.engine._kernels",
-    sources=[f"src/lmstack/serve/engine/csrc/{name}.c" for name in ("module", "decode_attention", "pointwise", "linear",
+    sources=[f"src/lmstack/serve/engine/csrc/{name}.c" for name in ("module", "decode_attention", "prompt_attention", "pointwise", "linear",
                                                                  "linear_amx", "decoder_layers")],
     depends=[f"src/lmstack/serve/engine/csrc/{name}.h" for name in ("bf16", "dispatch", "kernels")],
     extra_compile_args=["-O3", "-ffast-math", "-fopenmp"],  # fast-math for vectorised expf and sums

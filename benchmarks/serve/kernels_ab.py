@@ -14,7 +14,9 @@ call so that a noisy machine slows both alike, reporting medians:
    weights, more than any cache) at 1, 4, 16 and 256 rows: lmstack's packed kernel (`linear`; on AMX
    tiles where the CPU has them, and then its AVX-512 BF16 form too) against oneDNN's packed
    product (`_linear_pointwise`) and plain `F.linear`, with the bandwidth and FLOP/s each reaches;
-3. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels and
+3. a 256-token prompt chunk's attention at positions 0, 768 and 1,792: the blocked kernel
+   (`prompt_attention`) against the row kernel (`decode_attention`, one task per row and head);
+4. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels and
    the linear products the engine picks at start (`LinearPlan`, printed), with lmstack's linear
    kernel at every row count (every layer in one C call, `native_layers`; the same kernels called
    layer by layer from Python; and that with decode attention's loop form), with oneDNN's linears at
@@ -38,6 +40,7 @@ import torch.nn.functional as F
 from lmstack.models.build import build_model
 from lmstack.serve.engine import decode_attention as da
 from lmstack.serve.engine import native
+from lmstack.serve.engine import prompt_attention as pa
 from lmstack.serve.engine.decoder_step import DecoderStep
 from lmstack.serve.engine.kv_cache import KVCache, StepLayout
 from lmstack.serve.engine.linear import PackedLinear, available
@@ -171,6 +174,27 @@ def step_rows(repeats: int) -> None:
         print(f"decode step, {rows} row(s): " + ", ".join(f"{k} {v:.2f} ms ({v / base:.2f}x)" for k, v in ms.items()))
 
 
+def prompt_chunks(repeats: int) -> None:
+    """A 256-token prompt chunk's attention, one layer (4 KV heads × 3 queries, heads of 64), at positions
+    0, 768 and 1,792 of its slot: the blocked kernel (`prompt_attention`) against the row kernel."""
+    heads, group, dim, context, length = 4, 3, 64, 2048, 256
+    g = torch.Generator().manual_seed(0)
+    keys = torch.randn(1, heads, context, dim, generator=g).to(torch.bfloat16)
+    values = torch.randn(1, heads, context, dim, generator=g).to(torch.bfloat16)
+    q = torch.randn(length, heads, group, dim, generator=g).to(torch.bfloat16)
+    slots = torch.zeros(length, dtype=torch.int64)
+    for start in (0, 768, 1792):
+        lengths = torch.arange(start + 1, start + length + 1)
+        ms = interleaved({
+            "blocked": lambda: pa.prompt_attention(q, keys, values, slot=0, start=start, window=None, scale=0.125),
+            "rows": lambda: da.decode_attention(q, keys, values, lengths, None, 0.125, slots),
+        }, repeats)
+        flops = 4 * heads * group * dim * int(lengths.sum())
+        print(f"prompt attention, 256-token chunk at position {start}: blocked {ms['blocked']:.2f} ms "
+              f"({flops / ms['blocked'] / 1e6:.0f} GFLOP/s), row kernel {ms['rows']:.2f} ms "
+              f"({flops / ms['rows'] / 1e6:.0f} GFLOP/s; {ms['rows'] / ms['blocked']:.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=60)
@@ -185,6 +209,10 @@ def main() -> None:
         linear_rows(args.repeats)
     else:
         print("linear layers: this CPU has no AVX-512 BF16; lmstack's linear kernel is not used")
+    if pa.available(torch.empty(1, 1, 1, 64, dtype=torch.bfloat16)):
+        prompt_chunks(args.repeats)
+    else:
+        print("prompt attention: this CPU has no AVX-512 BF16; prompt chunks run on the row kernel")
     step_rows(args.repeats)
 
 

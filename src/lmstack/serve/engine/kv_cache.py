@@ -43,7 +43,7 @@ from transformers.cache_utils import Cache
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from lmstack.serve.engine import decode_attention, huge_pages
+from lmstack.serve.engine import decode_attention, huge_pages, prompt_attention
 from lmstack.serve.engine.scheduler import SlotMove
 
 POPULATE_SHARE = 0.25  # a CPU cache up to this share of the available memory is written at start
@@ -188,11 +188,29 @@ def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Step
         # lmstack's kernel, every token of the step in one call (decode_attention.py): a prompt chunk's
         # tokens are rows of its slot, each seeing the keys up to its own position (in the cache by now).
         t = q.shape[1]
+        rows = q.transpose(0, 1).reshape(t, kv_heads, heads // kv_heads, dim)
         lengths = layout.lengths
         starts = (lengths - window).clamp_(min=0) if window is not None else None  # None: from 0
-        out = decode_attention.decode_attention(q.transpose(0, 1).reshape(t, kv_heads, heads // kv_heads, dim), key,
-                                                value, lengths, starts, scale, layout.slots if layout.segments else None)
-        return out.reshape(t, heads, dim).transpose(0, 1)
+        # long prompt chunks: the blocked kernel, 16 rows × 16 keys at a time (prompt_attention.py)
+        blocked = [seg for seg in layout.segments if seg.length >= prompt_attention.MIN_ROWS]
+        if not blocked or not prompt_attention.available(key):
+            out = decode_attention.decode_attention(rows, key, value, lengths, starts, scale,
+                                                    layout.slots if layout.segments else None)
+            return out.reshape(t, heads, dim).transpose(0, 1)
+        out = torch.empty(rows.shape, dtype=key.dtype, device=rows.device)
+        for seg in blocked:
+            span = slice(seg.offset, seg.offset + seg.length)
+            prompt_attention.prompt_attention(rows[span], key, value, slot=seg.slot, start=seg.start, window=window,
+                                              scale=scale, out=out[span])
+        rest = torch.ones(t, dtype=torch.bool)
+        for seg in blocked:
+            rest[seg.offset: seg.offset + seg.length] = False
+        if bool(rest.any()):
+            index = rest.nonzero()[:, 0].to(rows.device)
+            out[index] = decode_attention.decode_attention(rows[index], key, value, lengths[index],
+                                                           starts[index] if starts is not None else None, scale,
+                                                           layout.slots[index]).to(key.dtype)
+        return out.to(q.dtype).reshape(t, heads, dim).transpose(0, 1)
     outs = []
     b = layout.num_decode
     if b:
