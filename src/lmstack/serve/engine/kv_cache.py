@@ -191,20 +191,19 @@ def attend(q: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Step
         rows = q.transpose(0, 1).reshape(t, kv_heads, heads // kv_heads, dim)
         lengths = layout.lengths
         starts = (lengths - window).clamp_(min=0) if window is not None else None  # None: from 0
-        # long prompt chunks: the blocked kernel, 16 rows × 16 keys at a time (prompt_attention.py)
+        # long prompt chunks: the blocked kernel, 32 rows × 16 keys at a time (prompt_attention.py)
         blocked = [seg for seg in layout.segments if seg.length >= prompt_attention.MIN_ROWS]
         if not blocked or not prompt_attention.available(key):
             out = decode_attention.decode_attention(rows, key, value, lengths, starts, scale,
                                                     layout.slots if layout.segments else None)
             return out.reshape(t, heads, dim).transpose(0, 1)
         out = torch.empty(rows.shape, dtype=key.dtype, device=rows.device)
+        rest = torch.ones(t, dtype=torch.bool)  # the rows the row kernel serves
         for seg in blocked:
             span = slice(seg.offset, seg.offset + seg.length)
             prompt_attention.prompt_attention(rows[span], key, value, slot=seg.slot, start=seg.start, window=window,
                                               scale=scale, out=out[span])
-        rest = torch.ones(t, dtype=torch.bool)
-        for seg in blocked:
-            rest[seg.offset: seg.offset + seg.length] = False
+            rest[span] = False
         if bool(rest.any()):
             index = rest.nonzero()[:, 0].to(rows.device)
             out[index] = decode_attention.decode_attention(rows[index], key, value, lengths[index],

@@ -14,6 +14,8 @@ bf16 dot products, which pays off from a few dozen rows on: the prefill of a 2,0
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 
 from lmstack.serve.engine import native
@@ -26,7 +28,12 @@ def available(keys: torch.Tensor) -> bool:
     """Whether the kernel serves a cache like `keys` here (slots, H, C, D)."""
     if keys.dtype != torch.bfloat16 or keys.dim() != 4 or keys.shape[-1] not in HEAD_SIZES or not native.usable(keys):
         return False
-    return bool(native.library().lmstack_prompt_attention_supported())
+    return _cpu_supported(native.library())
+
+
+@cache
+def _cpu_supported(library) -> bool:  # per loaded library: LMSTACK_KERNELS=0 unloads it
+    return bool(library.lmstack_prompt_attention_supported())
 
 
 def prompt_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, slot: int, start: int,
