@@ -81,10 +81,8 @@ static inline T_BF16 __m512 exp16(__m512 x) {
                 for (int64_t d = 0; d < D / 2; ++d) kp[d * KEYS + j] = kr[d];                               \
                 for (int64_t d = 0; d < D; ++d) vf[j * D + d] = bf16_to_float(vr[d]);                       \
             }                                                                                               \
-            for (int64_t j = nk; j < KEYS; ++j) { /* past the chunk's last key: zeros, masked anyway */     \
+            for (int64_t j = nk; j < KEYS; ++j) /* past the chunk's last key: scored, then masked */        \
                 for (int64_t d = 0; d < D / 2; ++d) kp[d * KEYS + j] = 0u;                                  \
-                for (int64_t d = 0; d < D; ++d) vf[j * D + d] = 0.0f;                                       \
-            }                                                                                               \
             const __m512i keys = _mm512_add_epi32(_mm512_set1_epi32((int32_t)k0), iota);                    \
             for (int64_t q0 = 0; q0 < nq; q0 += QS) { /* QS queries at a time: QS independent sums */        \
                 const int64_t ns = nq - q0 < QS ? nq - q0 : QS;                                             \
@@ -125,7 +123,7 @@ static inline T_BF16 __m512 exp16(__m512 x) {
                     for (int c = 0; c < (VECS); ++c)                                                        \
                         acc[t * (VECS) + c] = t < nt ? _mm512_mul_ps(_mm512_set1_ps(alpha[q0 + t]),          \
                                                                      _mm512_loadu_ps(o + (q0 + t) * D + 16 * c)) \
-                                                     : _mm512_setzero_ps();                                            \
+                                                     : _mm512_setzero_ps();                          \
                 for (int64_t j = 0; j < nk; ++j) {                                                          \
                     __m512 vv[VECS];                                                                        \
                     for (int c = 0; c < (VECS); ++c) vv[c] = _mm512_loadu_ps(vf + j * D + 16 * c);          \
