@@ -142,6 +142,41 @@ def test_crossover_is_the_last_row_count_before_the_kernel_first_loses():
     assert crossover({}) == ALL_ROWS
 
 
+class _Clock:
+    """A fake perf_counter that the timed functions below advance by what they say they cost."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def product(self, costs):
+        """A product whose n-th call costs costs(n) seconds; its calls are counted in .calls."""
+        def call():
+            call.calls += 1
+            self.now += costs(call.calls)
+        call.calls = 0
+        return call
+
+
+def test_a_loss_of_the_kernel_is_timed_again_before_it_counts(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(linear, "time", clock)
+    # the machine stalls during the kernel's warm-up and first three timed calls (20 ms against 1 ms)
+    kernel, onednn = clock.product(lambda n: 0.020 if n <= 4 else 0.001), clock.product(lambda n: 0.005)
+    assert linear._kernel_and_onednn_seconds(kernel, onednn, repeats=5) == pytest.approx((0.001, 0.005))  # 3 stalls of 15 calls
+    assert kernel.calls == onednn.calls == 1 + 5 + 10  # warm-up, 5 calls, then 10 more to confirm
+    # a true loss stays a loss, on all 15 calls
+    kernel, onednn = clock.product(lambda n: 0.002), clock.product(lambda n: 0.001)
+    assert linear._kernel_and_onednn_seconds(kernel, onednn, repeats=5) == pytest.approx((0.002, 0.001))
+    assert kernel.calls == 16
+    # a win is not timed again
+    kernel, onednn = clock.product(lambda n: 0.001), clock.product(lambda n: 0.002)
+    assert linear._kernel_and_onednn_seconds(kernel, onednn, repeats=5) == pytest.approx((0.001, 0.002))
+    assert kernel.calls == onednn.calls == 6
+
+
 @needs_kernel
 @pytest.mark.parametrize("rows", [1, 3, 4, 5, 9])
 def test_row_switch_runs_the_kernel_up_to_its_rows_and_onednn_above(rows):
