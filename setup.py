@@ -8,9 +8,11 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
     "lmstack.serve.engine._kernels",
-    sources=[f"src/lmstack/serve/engine/csrc/{name}.c" for name in ("module", "decode_attention", "prompt_attention", "pointwise", "linear",
+    sources=[f"src/lmstack/serve/engine/csrc/{name}.c" for name in ("module", "decode_attention", "prompt_attention",
+                                                                 "prompt_attention_amx", "pointwise", "linear",
                                                                  "linear_amx", "decoder_layers")],
-    depends=[f"src/lmstack/serve/engine/csrc/{name}.h" for name in ("bf16", "dispatch", "kernels")],
+    depends=[f"src/lmstack/serve/engine/csrc/{name}.h" for name in ("amx_tiles", "bf16", "dispatch", "exp16",
+                                                                             "kernels")],
     extra_compile_args=["-O3", "-ffast-math", "-fopenmp"],  # fast-math for vectorised expf and sums
     extra_link_args=["-fopenmp"],  # not -ffast-math: linking it would set flush-to-zero for the whole process
     libraries=["m"],

@@ -15,7 +15,8 @@ call so that a noisy machine slows both alike, reporting medians:
    tiles where the CPU has them, and then its AVX-512 BF16 form too) against oneDNN's packed
    product (`_linear_pointwise`) and plain `F.linear`, with the bandwidth and FLOP/s each reaches;
 3. a 256-token prompt chunk's attention at positions 0, 768 and 1,792: the blocked kernel
-   (`prompt_attention`) against the row kernel (`decode_attention`, one task per row and head);
+   (`prompt_attention`; on AMX tiles where the CPU has them, and then its AVX-512 BF16 form too)
+   against the row kernel (`decode_attention`, one task per row and head);
 4. a whole decode step (`DecoderStep`) of 1, 4 and 16 rows at ~160 positions: with the kernels and
    the linear products the engine picks at start (`LinearPlan`, printed), with lmstack's linear
    kernel at every row count (every layer in one C call, `native_layers`; the same kernels called
@@ -176,7 +177,8 @@ def step_rows(repeats: int) -> None:
 
 def prompt_chunks(repeats: int) -> None:
     """A 256-token prompt chunk's attention, one layer (4 KV heads × 3 queries, heads of 64), at positions
-    0, 768 and 1,792 of its slot: the blocked kernel (`prompt_attention`) against the row kernel."""
+    0, 768 and 1,792 of its slot: the blocked kernel (`prompt_attention`; on AMX tiles where the CPU has
+    them, and then its AVX-512 BF16 form too) against the row kernel."""
     heads, group, dim, context, length = 4, 3, 64, 2048, 256
     g = torch.Generator().manual_seed(0)
     keys = torch.randn(1, heads, context, dim, generator=g).to(torch.bfloat16)
@@ -185,14 +187,17 @@ def prompt_chunks(repeats: int) -> None:
     slots = torch.zeros(length, dtype=torch.int64)
     for start in (0, 768, 1792):
         lengths = torch.arange(start + 1, start + length + 1)
-        ms = interleaved({
-            "blocked": lambda: pa.prompt_attention(q, keys, values, slot=0, start=start, window=None, scale=0.125),
-            "rows": lambda: da.decode_attention(q, keys, values, lengths, None, 0.125, slots),
-        }, repeats)
+        variants = {"blocked": lambda: pa.prompt_attention(q, keys, values, slot=0, start=start, window=None,
+                                                           scale=0.125)}
+        if pa.amx_available():
+            variants["blocked (AVX-512 BF16)"] = lambda: pa.prompt_attention(q, keys, values, slot=0, start=start,
+                                                                             window=None, scale=0.125, amx=False)
+        variants["row kernel"] = lambda: da.decode_attention(q, keys, values, lengths, None, 0.125, slots)
+        ms = interleaved(variants, repeats)
         flops = 4 * heads * group * dim * int(lengths.sum())
-        print(f"prompt attention, 256-token chunk at position {start}: blocked {ms['blocked']:.2f} ms "
-              f"({flops / ms['blocked'] / 1e6:.0f} GFLOP/s), row kernel {ms['rows']:.2f} ms "
-              f"({flops / ms['rows'] / 1e6:.0f} GFLOP/s; {ms['rows'] / ms['blocked']:.2f}x)")
+        amx = " on AMX" if pa.amx_available() else ""
+        print(f"prompt attention, 256-token chunk at position {start}, blocked kernel{amx}: " + ", ".join(
+            f"{name} {t:.2f} ms ({flops / t / 1e6:.0f} GFLOP/s; {t / ms['blocked']:.2f}x)" for name, t in ms.items()))
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """The prefill of one long prompt in the lmstack engine's step, with prompt chunks' attention on the
-blocked kernel and on the row kernel, interleaved in one process. A measurement, not a test.
+blocked kernel (on AMX tiles where the CPU has them, and then its AVX-512 BF16 form too) and on the
+row kernel, interleaved in one process. A measurement, not a test.
 
     flock /tmp/lmstack-bench.lock .venv/bin/python benchmarks/serve/long_prompt.py --tokens 512 2048 --repeats 5
 
@@ -59,23 +60,26 @@ def main() -> None:
         return out
 
     decoder_step.attend = timed_attend
-    available = pa.available
-    paths = {"blocked": available, "row kernel": lambda _keys: False}
+    available, amx_available = pa.available, pa.amx_available
+    # each path: (blocked kernel at all, its AMX form) — the AVX-512 BF16 form is measured too where AMX runs
+    paths = {"blocked": (available, amx_available)}
+    if amx_available():
+        paths["blocked (AVX-512 BF16)"] = (available, lambda: False)
+    paths["row kernel"] = (lambda _keys: False, amx_available)
     print(f"torch threads {args.threads}, {args.repeats} interleaved repeats, medians; chunks of {CHUNK} tokens")
     with torch.inference_mode():
         for length in args.tokens:
             tokens = torch.randint(3, 32000, (length,), generator=torch.Generator().manual_seed(length))
             totals = {name: [] for name in paths}
             attention = {name: [] for name in paths}
-            for fn in paths.values():  # warm-up
-                pa.available = fn
+            for pa.available, pa.amx_available in paths.values():  # warm-up
                 prefill(step, kv, tokens)
             for _ in range(args.repeats):
-                for name, fn in paths.items():
-                    pa.available, spent[0] = fn, 0.0
+                for name, (pa.available, pa.amx_available) in paths.items():
+                    spent[0] = 0.0
                     totals[name].append(prefill(step, kv, tokens))
                     attention[name].append(spent[0])
-            pa.available = available
+            pa.available, pa.amx_available = available, amx_available
             row = {name: (statistics.median(totals[name]) * 1e3, statistics.median(attention[name]) * 1e3)
                    for name in paths}
             print(f"{length}-token prompt: " + "; ".join(

@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from lmstack.serve.engine import decode_attention as da
+from lmstack.serve.engine import native
 from lmstack.serve.engine import prompt_attention as pa
 from lmstack.serve.engine.kv_cache import PromptSegment, StepLayout, attend
 
-from .test_linear import needs_kernel
+from .test_linear import CPU_HAS_AMX, CPU_HAS_BF16_DOT, needs_kernel
 
 
 def cache(slots=3, heads=2, context=300, dim=64, seed=0):
@@ -36,20 +37,48 @@ def reference(q, keys, values, slot, start, window, scale):
 
 
 @needs_kernel
+@pytest.mark.parametrize("amx", [False, True], ids=["avx512-bf16", "amx"])
 @pytest.mark.parametrize("length,start,window,dim,group", [
     (37, 0, None, 64, 3),     # a prompt's first chunk, rows not a multiple of 16
     (100, 150, None, 64, 3),  # a later chunk: every row sees the earlier chunks' keys
     (64, 200, 40, 64, 2),     # a sliding window shorter than the chunk
+    (40, 250, 200, 64, 3),    # a window longer than the chunk: blocks that every row sees whole
     (1, 0, None, 64, 1),
     (48, 17, None, 128, 4),   # heads of 128, key blocks starting off a multiple of 16
+    (33, 70, None, 64, 7),    # 7 query heads per KV head: 231 queries, not a multiple of 16
 ])
-def test_equals_sdpa_over_each_rows_keys(length, start, window, dim, group):
+def test_equals_sdpa_over_each_rows_keys(length, start, window, dim, group, amx):
     keys, values = cache(dim=dim)
     q = torch.randn(length, 2, group, dim, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
-    out = pa.prompt_attention(q, keys, values, slot=1, start=start, window=window, scale=dim ** -0.5)
+    if amx and not CPU_HAS_AMX:  # no AMX tiles here: the AMX form refuses, writing nothing
+        out = torch.full_like(q, 7.0)
+        with pytest.raises(ValueError, match="AMX tiles"):
+            pa.prompt_attention(q, keys, values, slot=1, start=start, window=window, scale=0.1, out=out, amx=True)
+        assert bool((out == 7.0).all())
+        return
+    out = pa.prompt_attention(q, keys, values, slot=1, start=start, window=window, scale=dim ** -0.5, amx=amx)
     assert out.shape == q.shape and out.dtype == torch.bfloat16
     expected = reference(q, keys, values, 1, start, window, dim ** -0.5)
-    assert (out.float() - expected).abs().max() < 8e-3  # the output's bf16 rounding
+    # the output's bf16 rounding; on AMX tiles the softmax weights are rounded to bf16 too (≤ 2⁻⁹ each)
+    assert (out.float() - expected).abs().max() < (1e-2 if amx else 8e-3)
+
+
+def test_amx_wherever_the_cpu_has_amx_tiles_and_taken_by_default():
+    assert pa.amx_available() is CPU_HAS_AMX
+    if not CPU_HAS_BF16_DOT:
+        return
+    keys, values = cache()
+    q = torch.randn(50, 2, 3, 64, generator=torch.Generator().manual_seed(5)).to(torch.bfloat16)
+    default = pa.prompt_attention(q, keys, values, slot=0, start=20, window=None, scale=0.125)
+    chosen = pa.prompt_attention(q, keys, values, slot=0, start=20, window=None, scale=0.125, amx=CPU_HAS_AMX)
+    assert torch.equal(default, chosen)
+    # an unsupported head size is refused by the AMX entry point itself, before any write
+    small_keys, small_values = cache(dim=32)
+    small_q, out = torch.randn(40, 2, 3, 32).to(torch.bfloat16), torch.full((40, 2, 3, 32), 7.0).to(torch.bfloat16)
+    rc = native.kernel("prompt_attention_amx", torch.bfloat16)(
+        small_q.data_ptr(), small_keys.data_ptr(), small_values.data_ptr(), out.data_ptr(), 40, 3, 2, 3, 32, 300, 0, 0,
+        0, 0.1, 1)
+    assert rc == -2 and bool((out == 7.0).all())
 
 
 @needs_kernel

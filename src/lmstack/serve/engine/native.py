@@ -8,6 +8,8 @@ other devices and dtypes, and for `LMSTACK_KERNELS=0`. The kernels:
   each row reading its own slot up to its own position (`decode_attention_loop`, bf16 only: its plain loop form, for comparisons);
 - `prompt_attention` (csrc/prompt_attention.c): a long prompt chunk's causal attention over its slot,
   in blocks of 32 rows × 16 keys, on CPUs with AVX-512 BF16 (`lmstack_prompt_attention_supported`);
+- `prompt_attention_amx` (csrc/prompt_attention_amx.c): the same on AMX tiles, blocks of 32 keys, on
+  CPUs and kernels that grant them (`lmstack_prompt_attention_amx_supported`);
 - `rms_norm`, `silu_mul`, `rope`, `rope_store` (csrc/pointwise.c): the decoder step's pointwise work,
   fused;
 - `linear` (csrc/linear.c): bf16 linear layers over weights packed for AVX-512 BF16 (`linear.py`),
@@ -40,6 +42,7 @@ _SIGNATURES = {  # name: (argument types, result type, dtypes it exists for)
     "decode_attention_loop": ([_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _F, _INT],
                               ctypes.c_int, ("bf16",)),
     "prompt_attention": ([_P] * 4 + [_I64] * 9 + [_F, _INT], ctypes.c_int, ("bf16",)),
+    "prompt_attention_amx": ([_P] * 4 + [_I64] * 9 + [_F, _INT], ctypes.c_int, ("bf16",)),
     "rms_norm": ([_P, _P, _P, _P, _I64, _I64, _F, _INT], None, _BOTH),
     "silu_mul": ([_P, _P, _I64, _I64, _INT], None, _BOTH),
     "rope": ([_P, _I64, _P, _P, _P, _I64, _I64, _I64, _INT], None, _BOTH),
@@ -65,7 +68,8 @@ def library() -> ctypes.CDLL | None:
             fn.argtypes, fn.restype = args, result
     lib.lmstack_decode_layers_bf16.argtypes = [_P] * 3 + [_I64] + [_P] * 10 + [_INT]
     lib.lmstack_decode_layers_bf16.restype = ctypes.c_int
-    for name in ("lmstack_linear_supported", "lmstack_linear_amx_supported", "lmstack_prompt_attention_supported"):
+    for name in ("lmstack_linear_supported", "lmstack_linear_amx_supported", "lmstack_prompt_attention_supported",
+                 "lmstack_prompt_attention_amx_supported"):
         getattr(lib, name).argtypes, getattr(lib, name).restype = [], ctypes.c_int
     return lib
 

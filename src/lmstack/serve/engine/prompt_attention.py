@@ -8,7 +8,9 @@ the chunk's own keys already. Token r sees the keys up to its own position (the 
 them with a sliding window). `decode_attention` serves such rows one by one, reading each row's K
 and V again; the kernel here (`csrc/prompt_attention.c`) takes 32 rows × 16 keys at a time with
 bf16 dot products, which pays off from a few dozen rows on: the prefill of a 2,048-token prompt of a
-125M model takes 1.18× less time, its attention 1.7× less (benchmarks/serve/long_prompt.py).
+125M model takes 1.18× less time, its attention 1.7× less (benchmarks/serve/long_prompt.py). Where
+the CPU has AMX tiles and the OS grants them, both products run on the tiles instead
+(`csrc/prompt_attention_amx.c`, blocks of 32 keys, the softmax weights rounded to bf16 for P·V).
 `available` says whether it runs here: AVX-512 BF16, a bf16 cache, heads of 64 or 128.
 """
 
@@ -36,9 +38,23 @@ def _cpu_supported(library) -> bool:  # per loaded library: LMSTACK_KERNELS=0 un
     return bool(library.lmstack_prompt_attention_supported())
 
 
+def amx_available() -> bool:
+    """Whether the AMX form runs here: the kernels built, AMX-BF16 tiles granted by the OS."""
+    library = native.library()
+    return library is not None and _amx_supported(library)
+
+
+@cache
+def _amx_supported(library) -> bool:
+    return bool(library.lmstack_prompt_attention_amx_supported())
+
+
 def prompt_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, slot: int, start: int,
-                     window: int | None, scale: float, out: torch.Tensor | None = None) -> torch.Tensor:
-    """(L, H, G, D) attention output in bf16 (written into `out` when given); see the module docstring."""
+                     window: int | None, scale: float, out: torch.Tensor | None = None,
+                     amx: bool | None = None) -> torch.Tensor:
+    """(L, H, G, D) attention output in bf16 (written into `out` when given); see the module docstring.
+
+    `amx`: None takes the AMX form where it runs; False the AVX-512 BF16 form; True the AMX form."""
     length, heads, group, dim = q.shape
     num_slots, kv_heads, context, kv_dim = keys.shape
     if (kv_heads, kv_dim) != (heads, dim) or values.shape != keys.shape or values.dtype != keys.dtype:
@@ -51,12 +67,14 @@ def prompt_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, 
         out = torch.empty_like(qc)
     elif out.shape != qc.shape or out.dtype != torch.bfloat16 or not out.is_contiguous():
         raise ValueError(f"out must be a contiguous bf16 tensor of {tuple(qc.shape)}")
-    rc = native.kernel("prompt_attention", torch.bfloat16)(
+    if amx is None:
+        amx = amx_available()
+    rc = native.kernel("prompt_attention_amx" if amx else "prompt_attention", torch.bfloat16)(
         qc.data_ptr(), keys.data_ptr(), values.data_ptr(), out.data_ptr(), length, num_slots, heads, group, dim,
         context, slot, start, window or 0, float(scale), torch.get_num_threads())
     if rc == -2:
-        raise ValueError("prompt attention does not run here: it needs AVX-512 BF16 and heads of 64 or 128 "
-                         "(check available() first)")
+        raise ValueError("prompt attention does not run here: it needs AVX-512 BF16 (and AMX tiles for amx=True) "
+                         "and heads of 64 or 128 (check available() first)")
     if rc != 0:
         raise MemoryError("prompt attention could not allocate its scratch memory")
     return out

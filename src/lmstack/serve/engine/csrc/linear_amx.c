@@ -30,18 +30,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "amx_tiles.h"
+
 #define T_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
 
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
-
-struct tile_config {
-    uint8_t palette;
-    uint8_t start_row;
-    uint8_t reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-};
 
 /* Sum tiles 0-3 and x tile 4 hold `rows` rows; weight tiles 5-7 hold 16 pairs. */
 static T_AMX void configure(int rows) {
@@ -55,7 +49,7 @@ static T_AMX void configure(int rows) {
         cfg.rows[t] = TILE_PAIRS;
         cfg.colsb[t] = 64;
     }
-    _tile_loadconfig(&cfg);
+    load_tile_config(&cfg);
 }
 
 /* One task: `rows` rows (≤ 16) × 4 blocks from feature n0, over all K/2 pairs (K/2 a multiple of 16);
