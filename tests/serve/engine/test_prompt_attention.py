@@ -63,6 +63,20 @@ def test_equals_sdpa_over_each_rows_keys(length, start, window, dim, group, amx)
     assert (out.float() - expected).abs().max() < (1e-2 if amx else 8e-3)
 
 
+@needs_kernel
+@pytest.mark.parametrize("amx", [False, CPU_HAS_AMX], ids=["avx512-bf16", "amx-where-present"])
+def test_scores_that_jump_between_key_blocks(amx):
+    # keys that grow with their position: later blocks' scores pass the running maximum by far more
+    # than e^8, so the running sums are rescaled many times (and once by e^-100 and more)
+    keys, values = cache(context=300, seed=6)
+    keys = (keys.float() * torch.linspace(0.2, 6.0, 300)[None, None, :, None]).to(torch.bfloat16)
+    q = torch.randn(90, 2, 3, 64, generator=torch.Generator().manual_seed(7)).to(torch.bfloat16)
+    out = pa.prompt_attention(q, keys, values, slot=2, start=120, window=None, scale=0.5, amx=amx)
+    expected = reference(q, keys, values, 2, 120, None, 0.5)
+    # the output's bf16 rounding; on AMX tiles also the weights' (≤ 2⁻⁹ of each, times values of up to ~4)
+    assert ((out.float() - expected).abs() <= expected.abs() * 2**-8 + (5e-3 if amx else 2e-3)).all()
+
+
 def test_amx_wherever_the_cpu_has_amx_tiles_and_taken_by_default():
     assert pa.amx_available() is CPU_HAS_AMX
     if not CPU_HAS_BF16_DOT:
