@@ -11,8 +11,8 @@ setup(ext_modules=[Extension(
     sources=[f"src/lmstack/serve/engine/csrc/{name}.c" for name in ("module", "decode_attention", "prompt_attention",
                                                                  "prompt_attention_amx", "pointwise", "linear",
                                                                  "linear_amx", "decoder_layers")],
-    depends=[f"src/lmstack/serve/engine/csrc/{name}.h" for name in ("amx_tiles", "bf16", "dispatch", "exp16",
-                                                                             "kernels")],
+    depends=[f"src/lmstack/serve/engine/csrc/{name}.h" for name in ("amx_tiles", "bf16", "dispatch", "kernels",
+                                                                             "softmax")],
     extra_compile_args=["-O3", "-ffast-math", "-fopenmp"],  # fast-math for vectorised expf and sums
     extra_link_args=["-fopenmp"],  # not -ffast-math: linking it would set flush-to-zero for the whole process
     libraries=["m"],

@@ -19,7 +19,7 @@
 
 #include "bf16.h"
 #include "dispatch.h"
-#include "exp16.h"
+#include "softmax.h"
 
 #define ROWS 32      /* query rows per task */
 #define KEYS 16      /* keys per block: one zmm of scores */
@@ -48,10 +48,12 @@ static int supported(void) {
         uint32_t *restrict kp = (uint32_t *)work;   /* (D/2, KEYS) bf16 pairs */                            \
         float *restrict vf = work + D / 2 * KEYS;   /* (KEYS, D) */                                         \
         float *restrict o = vf + KEYS * D;          /* (nq, D) running sums */                              \
-        float *restrict m = o + nq * D, *restrict l = m + nq; /* running max and sum per query */           \
-        float *restrict alpha = l + nq;             /* the factor of each query's old sums */             \
+        float *restrict m = o + nq * D;             /* running maximum per query (softmax.h) */           \
+        float *restrict l = m + nq;                 /* (nq, 16) running sum per query, per lane */        \
+        float *restrict alpha = l + 16 * nq;        /* the factor of each query's old sums */             \
         float *restrict s = alpha + nq;             /* (nq, KEYS) this block's scores, then weights */     \
-        for (int64_t i = 0; i < nq; ++i) m[i] = MASKED, l[i] = 0.0f;                                        \
+        for (int64_t i = 0; i < nq; ++i) m[i] = MASKED;                                                     \
+        for (int64_t i = 0; i < 16 * nq; ++i) l[i] = 0.0f;                                                  \
         for (int64_t i = 0; i < nq * D; ++i) o[i] = 0.0f;                                                   \
         const int64_t hi = p0 + rows - 1;                                                                   \
         const int64_t lo = window > 0 && p0 - window + 1 > 0 ? p0 - window + 1 : 0;                         \
@@ -92,12 +94,17 @@ static int supported(void) {
             }                                                                                               \
             for (int64_t qi = 0; qi < nq; ++qi) { /* online softmax: the block's weights, the old sums' factor */ \
                 const __m512 sv = _mm512_loadu_ps(s + qi * KEYS);                                           \
-                const float block_top = _mm512_reduce_max_ps(sv), top = block_top > m[qi] ? block_top : m[qi]; \
                 const __mmask16 seen = _mm512_cmp_ps_mask(sv, _mm512_set1_ps(MASKED), _CMP_GT_OQ);           \
+                float top = m[qi], a = 1.0f; /* m moves only past m + RESCALE (softmax.h) */                \
+                if (_mm512_cmp_ps_mask(sv, _mm512_set1_ps(top + RESCALE), _CMP_GT_OQ)) {                    \
+                    const float block_top = _mm512_reduce_max_ps(sv);                                       \
+                    a = top <= MASKED ? 0.0f : expf(top - block_top);                                       \
+                    m[qi] = top = block_top;                                                                \
+                }                                                                                           \
                 const __m512 e = _mm512_maskz_mov_ps(seen, exp16(_mm512_sub_ps(sv, _mm512_set1_ps(top))));   \
                 _mm512_storeu_ps(s + qi * KEYS, e);                                                         \
-                alpha[qi] = m[qi] <= MASKED ? 0.0f : expf(m[qi] - top);                                     \
-                m[qi] = top, l[qi] = l[qi] * alpha[qi] + _mm512_reduce_add_ps(e);                           \
+                alpha[qi] = a;                                                                              \
+                _mm512_storeu_ps(l + 16 * qi, _mm512_fmadd_ps(_mm512_set1_ps(a), _mm512_loadu_ps(l + 16 * qi), e)); \
             }                                                                                               \
             for (int64_t q0 = 0; q0 < nq; q0 += (QT)) {                                                     \
                 const int64_t nt = nq - q0 < (QT) ? nq - q0 : (QT);                                         \
@@ -123,7 +130,7 @@ static int supported(void) {
         }                                                                                                   \
         for (int64_t qi = 0; qi < nq; ++qi) {                                                               \
             uint16_t *restrict dst = out + (qi / G) * ld + (qi % G) * D;                                    \
-            const float inv = 1.0f / l[qi];                                                                 \
+            const float inv = 1.0f / _mm512_reduce_add_ps(_mm512_loadu_ps(l + 16 * qi));                    \
             for (int64_t d = 0; d < D; ++d) dst[d] = float_to_bf16(o[qi * D + d] * inv);                    \
         }                                                                                                   \
     }
@@ -148,7 +155,7 @@ int lmstack_prompt_attention_bf16(const uint16_t *q, const uint16_t *k, const ui
         return -2;
 #if defined(LMSTACK_X86)
     const int64_t blocks = (L + ROWS - 1) / ROWS, tasks = blocks * H, ld = H * G * D;
-    const size_t floats = (size_t)(D / 2 * KEYS + KEYS * D + ROWS * G * (D + 3 + KEYS));
+    const size_t floats = (size_t)(D / 2 * KEYS + KEYS * D + ROWS * G * (D + 18 + KEYS));
     int failed = 0;
     /* the last rows see the most keys: they go first */
     _Pragma("omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(| : failed)")

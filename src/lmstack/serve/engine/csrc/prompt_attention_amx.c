@@ -26,12 +26,11 @@
 
 #include "bf16.h"
 #include "dispatch.h"
-#include "exp16.h"
+#include "softmax.h"
 
 #define ROWS 32       /* query rows per task */
 #define KB 32         /* keys per block: 32 bf16 weights per query make one 64-byte tile row */
 #define MASKED -1e30f /* the score of a key a query does not see (fast-math: no infinities) */
-#define RESCALE 8.0f  /* how far a score may pass the running maximum before the sums are rescaled */
 
 int lmstack_linear_amx_supported(void);       /* linear_amx.c: the CPU has AMX-BF16 and the OS grants the tiles */
 int lmstack_prompt_attention_supported(void); /* prompt_attention.c: AVX-512 BF16 */
@@ -198,9 +197,8 @@ static T_AMX void task(const uint16_t *restrict q, uint16_t *restrict out, int64
             const float *sq = w->s + qi * KB;
             const __m512 s0 = _mm512_mask_mul_ps(masked, seen0, _mm512_loadu_ps(sq), sc);
             const __m512 s1 = _mm512_mask_mul_ps(masked, seen1, _mm512_loadu_ps(sq + 16), sc);
-            /* The weights are e^(s - m) against the running maximum m while no score passes m + RESCALE
-             * (weights up to e^RESCALE: fp32 and bf16 hold them): no horizontal maximum, the old sums
-             * kept as they are. A score above it (and the first seen key) moves m to the maximum. */
+            /* e^(s - m) against the running maximum m while no score passes m + RESCALE (softmax.h); a
+             * score above it (and the first seen key) moves m to the block's maximum */
             float top = w->m[qi], alpha = 1.0f;
             const __m512 limit = _mm512_set1_ps(top + RESCALE);
             if (_mm512_cmp_ps_mask(s0, limit, _CMP_GT_OQ) | _mm512_cmp_ps_mask(s1, limit, _CMP_GT_OQ)) {

@@ -1,11 +1,17 @@
-/* e^x for x ≤ 0, 16 floats at a time, for the prompt-attention kernels' softmax. */
-#ifndef LMSTACK_EXP16_H
-#define LMSTACK_EXP16_H
+/* The prompt-attention kernels' online softmax (prompt_attention.c, prompt_attention_amx.c): its
+ * vector exponential and how far a score may pass the running maximum. */
+#ifndef LMSTACK_SOFTMAX_H
+#define LMSTACK_SOFTMAX_H
+
+/* The weights are e^(s - m) against a running maximum m that moves only when a block's score passes
+ * it by more than this: weights stay below e^8 (fp32 and bf16 hold them), and most blocks of a long
+ * prompt need no horizontal maximum and no rescale of the sums so far. */
+#define RESCALE 8.0f
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
-/* 2^n · e^f with n = round(x·log2 e) and f = x − n·ln 2 in [−ln2/2, ln2/2] (ln 2 in two parts), e^f
+/* e^x for x ≤ 0, 16 floats at a time: 2^n · e^f with n = round(x·log2 e) and f = x − n·ln 2 in [−ln2/2, ln2/2] (ln 2 in two parts), e^f
  * from its degree-6 Taylor polynomial (relative error ~1e-7, as expf's); 0 below e^-87. */
 static inline __attribute__((target("avx512f"), always_inline)) __m512 exp16(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
