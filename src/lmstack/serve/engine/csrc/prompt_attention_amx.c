@@ -15,7 +15,7 @@
  * Scores, the softmax and the sums are fp32; P in bf16 is the one rounding that prompt_attention.c
  * does not make (FlashAttention's on GPUs), ≤ 2⁻⁹ of each weight. On a 2-core Xeon with AMX a
  * 256-token chunk's attention runs at 300–440 GFLOP/s, 2.7–3.4× prompt_attention.c, and a 2,048-token
- * prompt of a 125M model prefills 1.6× faster (benchmarks/serve/long_prompt.py).
+ * prompt of a 125M model prefills 1.5–1.6× faster (benchmarks/serve/long_prompt.py).
  *
  * The tile registers are granted as for linear_amx.c (`lmstack_linear_amx_supported`).
  */
@@ -72,12 +72,6 @@ struct work {
     float *l;         /* (np, 16) the running sum of the weights, per lane */
 };
 
-static size_t carve(char **at, size_t bytes) { /* 64-byte aligned pieces of one allocation */
-    const size_t size = (bytes + 63) / 64 * 64;
-    *at += size;
-    return size;
-}
-
 static void *alloc_work(struct work *w, int64_t np, int64_t D) {
     const size_t sizes[] = {(size_t)(np * D * 2), (size_t)(np * KB * 2), (size_t)(2 * D / 2 * 16 * 4),
                             (size_t)(D * KB * 2),  (size_t)(np * KB * 4), (size_t)(np * D * 4),
@@ -88,9 +82,9 @@ static void *alloc_work(struct work *w, int64_t np, int64_t D) {
     if (base == NULL) return NULL;
     void **parts[] = {(void **)&w->qp, (void **)&w->pb,  (void **)&w->kp, (void **)&w->vp, (void **)&w->s,
                       (void **)&w->o,  (void **)&w->tmp, (void **)&w->m,  (void **)&w->l,  (void **)&w->alpha};
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; ++i) {
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; ++i) { /* 64-byte aligned pieces of one allocation */
         *parts[i] = at;
-        carve(&at, sizes[i]);
+        at += (sizes[i] + 63) / 64 * 64;
     }
     return base;
 }
