@@ -12,7 +12,7 @@ setup(ext_modules=[Extension(
                                                                  "prompt_attention_amx", "pointwise", "linear",
                                                                  "linear_amx", "decoder_layers")],
     depends=[f"src/lmstack/serve/engine/csrc/{name}.h" for name in ("amx_tiles", "bf16", "dispatch", "kernels",
-                                                                             "softmax")],
+                                                                             "key_pairs", "softmax")],
     extra_compile_args=["-O3", "-ffast-math", "-fopenmp"],  # fast-math for vectorised expf and sums
     extra_link_args=["-fopenmp"],  # not -ffast-math: linking it would set flush-to-zero for the whole process
     libraries=["m"],

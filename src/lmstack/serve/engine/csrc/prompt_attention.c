@@ -19,6 +19,7 @@
 
 #include "bf16.h"
 #include "dispatch.h"
+#include "key_pairs.h"
 #include "softmax.h"
 
 #define ROWS 32      /* query rows per task */
@@ -60,14 +61,11 @@ static int supported(void) {
         const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);        \
         for (int64_t k0 = lo - lo % KEYS; k0 <= hi; k0 += KEYS) {                                           \
             const int64_t nk = hi + 1 - k0 < KEYS ? hi + 1 - k0 : KEYS;                                     \
-            for (int64_t j = 0; j < nk; ++j) { /* K as pairs across the block's keys; V in fp32 */            \
-                const uint32_t *kr = (const uint32_t *)(k + (k0 + j) * D);                                  \
+            pack_key_pairs(k + k0 * D, D, nk, kp); /* K as pairs across the block's keys (zeros past nk) */ \
+            for (int64_t j = 0; j < nk; ++j) { /* V in fp32 */                                              \
                 const uint16_t *vr = v + (k0 + j) * D;                                                      \
-                for (int64_t d = 0; d < D / 2; ++d) kp[d * KEYS + j] = kr[d];                               \
                 for (int64_t d = 0; d < D; ++d) vf[j * D + d] = bf16_to_float(vr[d]);                       \
             }                                                                                               \
-            for (int64_t j = nk; j < KEYS; ++j) /* past the chunk's last key: scored, then masked */        \
-                for (int64_t d = 0; d < D / 2; ++d) kp[d * KEYS + j] = 0u;                                  \
             const __m512i keys = _mm512_add_epi32(_mm512_set1_epi32((int32_t)k0), iota);                    \
             for (int64_t q0 = 0; q0 < nq; q0 += QS) { /* QS queries at a time: QS independent sums */        \
                 const int64_t ns = nq - q0 < QS ? nq - q0 : QS;                                             \

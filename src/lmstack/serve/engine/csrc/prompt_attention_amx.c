@@ -26,6 +26,7 @@
 
 #include "bf16.h"
 #include "dispatch.h"
+#include "key_pairs.h"
 #include "softmax.h"
 
 #define ROWS 32       /* query rows per task */
@@ -92,16 +93,8 @@ static void *alloc_work(struct work *w, int64_t np, int64_t D) {
 /* The block's K and V from keys k0.. (nk of them; the rest of the block's 32 as zeros). */
 static T_AMX void pack_block(const uint16_t *restrict k, const uint16_t *restrict v, int64_t k0, int64_t nk,
                              int64_t D, struct work *w) {
-    const int64_t pairs = D / 2;
-    for (int64_t j = 0; j < KB; ++j) {
-        uint32_t *dst = w->kp + (j / 16) * pairs * 16 + j % 16;
-        if (j < nk) {
-            const uint32_t *kr = (const uint32_t *)(k + (k0 + j) * D);
-            for (int64_t p = 0; p < pairs; ++p) dst[p * 16] = kr[p];
-        } else {
-            for (int64_t p = 0; p < pairs; ++p) dst[p * 16] = 0u;
-        }
-    }
+    for (int64_t h = 0; h < KB / 16; ++h) /* per 16 keys: one right-hand tile per 16 dimension pairs */
+        pack_key_pairs(k + (k0 + 16 * h) * D, D, nk - 16 * h, w->kp + h * (D / 2) * 16);
     const __m512i lo = _mm512_load_si512(INTERLEAVE[0]), hi = _mm512_load_si512(INTERLEAVE[1]);
     for (int64_t jp = 0; jp < KB / 2; ++jp) {
         const int64_t j = 2 * jp;
