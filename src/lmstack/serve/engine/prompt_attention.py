@@ -11,7 +11,7 @@ bf16 dot products, which pays off from a few dozen rows on: the prefill of a 2,0
 125M model takes 1.18× less time, its attention 1.7× less (benchmarks/serve/long_prompt.py). Where
 the CPU has AMX tiles and the OS grants them, both products run on the tiles instead
 (`csrc/prompt_attention_amx.c`, blocks of 32 keys, the softmax weights rounded to bf16 for P·V): the
-2,048-token prefill 1.5–1.6× faster again, its attention 2.5–2.9× (a 2-core Xeon).
+2,048-token prefill 1.4–1.6× faster again, its attention 2.5–2.9× (a 2-core Xeon).
 `available` says whether it runs here: AVX-512 BF16, a bf16 cache, heads of 64 or 128.
 """
 

@@ -15,7 +15,7 @@
  * Scores, the softmax and the sums are fp32; P in bf16 is the one rounding that prompt_attention.c
  * does not make (FlashAttention's on GPUs), ≤ 2⁻⁹ of each weight. On a 2-core Xeon with AMX a
  * 256-token chunk's attention runs at 300–440 GFLOP/s, 2.7–3.4× prompt_attention.c, and a 2,048-token
- * prompt of a 125M model prefills 1.5–1.6× faster (benchmarks/serve/long_prompt.py).
+ * prompt of a 125M model prefills 1.4–1.6× faster (benchmarks/serve/long_prompt.py).
  *
  * The tile registers are granted as for linear_amx.c (`lmstack_linear_amx_supported`).
  */
