@@ -39,5 +39,9 @@ def test_recipe_cleans_the_example_and_catches_the_noise(example, tmp_path):
         assert by_noise[noise]["recall"] == 1.0 and by_noise[noise]["precision"] == 1.0, noise
     for noise in ("exact_duplicate", "junk", "wrong_language", "too_long"):
         assert by_noise[noise]["recall"] == 1.0, noise
+    # the generator's clean rows hold no near-duplicates, so every row the dedup steps remove is planted
+    for noise in ("exact_duplicate", "near_duplicate"):
+        assert by_noise[noise]["precision"] == 1.0 and by_noise[noise]["false_pos"] == 0, noise
+    assert by_noise["near_duplicate"]["caught"] >= 3
     assert report["rejected"] == {}
     assert sum(report["pii"].values()) == sum(by_noise[k]["planted"] for k in by_noise if k.startswith("pii_"))

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import opencc
 import pytest
+from datasketch import MinHash, MinHashLSH
 
 from lmstack.examples.customer_service import generate
 from lmstack.examples.customer_service.intent import Intent
 from lmstack.examples.customer_service.intents import check_intents
 from lmstack.examples.customer_service.noise import NOISES
+from lmstack.examples.customer_service.questions import SHINGLES
+from lmstack.examples.customer_service.similarity import near_duplicate, shingles
 
 NOISY_FILES = ("qa/train.jsonl", "corpus/domain.jsonl")
 SPLIT_FILES = ("qa/train.jsonl", "qa/validation.jsonl", "qa/test.jsonl")
@@ -117,6 +120,37 @@ def test_splits_are_disjoint_by_question(dataset):
     questions = {file: {r["question"] for r in read_jsonl(out / file)} for file in SPLIT_FILES}
     train, validation, test = questions.values()
     assert not train & validation and not train & test and not validation & test
+
+
+def test_clean_rows_are_no_near_duplicates(dataset):
+    """Questions of one intent and language (across splits), and corpus paragraphs of one language,
+    share less than 80% of their shingles unless the sidecar lists one as planted noise."""
+    out, _ = dataset
+    noisy = {(e["file"], e["line"]) for e in read_jsonl(out / "noise.jsonl")}
+    groups: dict[tuple, list[frozenset[str]]] = {}
+    for file in (*SPLIT_FILES, "corpus/domain.jsonl"):
+        for line, row in enumerate(read_jsonl(out / file), start=1):
+            if (file, line) in noisy:
+                continue
+            if "question" in row:
+                key, grams = ("qa", row["intent"], row["lang"]), shingles(row["question"], SHINGLES[row["lang"]])
+            else:  # the corpus keeps no intent: every paragraph against every other of its language
+                key, grams = ("corpus", row["lang"]), shingles(row["text"], 5)
+            groups.setdefault(key, []).append(grams)
+    pairs = []
+    for key, sets in groups.items():
+        # candidates from datasketch's LSH at a lower threshold, then the exact Jaccard
+        lsh = MinHashLSH(threshold=0.6, num_perm=64)
+        for i, grams in enumerate(sets):
+            sketch = MinHash(num_perm=64)
+            sketch.update_batch([g.encode() for g in grams])
+            pairs += [(key, i, j) for j in lsh.query(sketch) if near_duplicate(grams, sets[j])]
+            lsh.insert(i, sketch)
+    assert pairs == []
+    assert sum(len(sets) for sets in groups.values()) == sum(len(read_jsonl(out / f)) for f in
+                                                             (*SPLIT_FILES, "corpus/domain.jsonl")) - len(noisy)
+    assert near_duplicate(shingles("您好，我的卡丢了。", 3), shingles("我的卡丢了。", 3)) is False  # 3 of 5 shingles shared
+    assert near_duplicate(shingles("Hello. I lost my card.", 4), shingles("Hello, I lost my card!", 4))
 
 
 def test_rows_keep_the_schema(dataset):

@@ -2,7 +2,9 @@
 
 A paragraph is built from one intent's texts (its facts, a run of its answer, or a question and the
 answer as an FAQ entry) plus a genre opener and closer, with one value per slot for the whole
-paragraph, so a notice never names two cities. Paragraphs hold 2–6 sentences.
+paragraph, so a notice never names two cities. Paragraphs hold 2–6 sentences. No paragraph is a
+near-duplicate of an earlier one (`similarity.py`): an FAQ entry and a notice built on the same answer
+would otherwise differ only in "Q: …" or a heading, and about one paragraph in seven did.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import random
 from lmstack.examples.customer_service.intent import Intent
 from lmstack.examples.customer_service.intents import INTENTS
 from lmstack.examples.customer_service.noise import sentences
+from lmstack.examples.customer_service.similarity import NearDuplicates
 from lmstack.examples.customer_service.slots import LANGS, SLOTS, fill
 
 MIN_SENTENCES, MAX_SENTENCES = 2, 6
 P_FAQ = 0.35
 _TRIES_PER_PARAGRAPH = 100
 _JOINER = {"zh": "", "en": " "}
+SHINGLE = 5  # characters, as the example recipe's near_dup_corpus step compares paragraphs
 
 # Openers lead into the first sentence (they end in a colon, so they add no sentence of their own).
 OPENERS: dict[str, tuple[str, ...]] = {
@@ -62,26 +66,26 @@ def _notice(intent: Intent, lang: str, rng: random.Random) -> list[str]:
     return chosen
 
 
-def paragraph(lang: str, rng: random.Random) -> str:
-    """One paragraph about a random intent, every slot filled with one value for the whole text."""
-    intent = rng.choice(INTENTS)
+def paragraph(intent: Intent, lang: str, rng: random.Random) -> str:
+    """One paragraph about `intent`, every slot filled with one value for the whole text."""
     parts = _faq(intent, lang, rng) if rng.random() < P_FAQ else _notice(intent, lang, rng)
     values = {name: rng.choice(options) for name, options in SLOTS.items()}
     return fill(_JOINER[lang].join(parts), values, lang)
 
 
 def domain_corpus(n: int, rng: random.Random) -> list[tuple[str, str]]:
-    """`n` distinct (lang, paragraph) pairs, alternating languages so the corpus is half zh, half en."""
-    seen: set[str] = set()
+    """`n` (lang, paragraph) pairs, none a near-duplicate of another, alternating languages so the
+    corpus is half zh, half en."""
+    kept = NearDuplicates({lang: SHINGLE for lang in LANGS})
     rows: list[tuple[str, str]] = []
     for _ in range(n * _TRIES_PER_PARAGRAPH):
         if len(rows) == n:
             break
-        lang = LANGS[len(rows) % len(LANGS)]
-        text = paragraph(lang, rng)
-        if text not in seen:
-            seen.add(text)
+        lang, intent = LANGS[len(rows) % len(LANGS)], rng.choice(INTENTS)
+        text = paragraph(intent, lang, rng)
+        if kept.add(intent.id, lang, text):
             rows.append((lang, text))
     if len(rows) < n:
-        raise ValueError(f"only {len(rows)} distinct paragraphs of {n} wanted; add facts or lower the scale")
+        raise ValueError(f"only {len(rows)} paragraphs of {n} wanted are not near-duplicates; add facts or lower "
+                         "the scale")
     return rows

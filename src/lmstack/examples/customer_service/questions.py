@@ -1,15 +1,21 @@
-"""Paraphrases: question template × slot values × greeting or asking phrase × closing phrase."""
+"""Paraphrases: question template × slot values × greeting or asking phrase × closing phrase.
+
+No two questions of an intent are near-duplicates (`similarity.py`): "Hi. I lost my card." and "I lost
+my card." are not both drawn, so the near-duplicates a cleaning run finds are the planted ones.
+"""
 
 from __future__ import annotations
 
 import random
 
 from lmstack.examples.customer_service.intent import Intent
+from lmstack.examples.customer_service.similarity import NearDuplicates
 from lmstack.examples.customer_service.slots import (ASKS, GREETINGS, P_PREFIX, P_SUFFIX, SLOTS, SUFFIXES,
                                                      fill, slot_names)
 
 # Tries per wanted question before giving up: small intents run out of distinct combinations.
 _TRIES_PER_QUESTION = 200
+SHINGLES = {"zh": 3, "en": 4}  # characters, as the example recipe's near_dup_questions step compares questions
 
 
 def paraphrase(intent: Intent, lang: str, rng: random.Random) -> tuple[str, str]:
@@ -29,16 +35,18 @@ def paraphrase(intent: Intent, lang: str, rng: random.Random) -> tuple[str, str]
 def distinct_paraphrases(intent: Intent, lang: str, n: int, rng: random.Random,
                          taken: set[str]) -> list[tuple[str, str]]:
     """`n` pairs whose questions are not in `taken` (which is updated), so no question text repeats
-    anywhere in the data set and splits cannot share one."""
+    anywhere in the data set and splits cannot share one, and none is a near-duplicate of another."""
     pairs: list[tuple[str, str]] = []
+    kept = NearDuplicates(SHINGLES)
     for _ in range(n * _TRIES_PER_QUESTION):
         if len(pairs) == n:
             break
         question, answer = paraphrase(intent, lang, rng)
-        if question not in taken:
+        if question not in taken and kept.add(intent.id, lang, question):
             taken.add(question)
             pairs.append((question, answer))
     if len(pairs) < n:
-        raise ValueError(f"{intent.id}/{lang}: only {len(pairs)} distinct questions of {n} wanted; "
+        raise ValueError(f"{intent.id}/{lang}: only {len(pairs)} distinct questions of {n} wanted that are not "
+                         "near-duplicates; "
                          "add question templates or lower the scale")
     return pairs
