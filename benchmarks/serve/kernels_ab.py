@@ -11,7 +11,7 @@ call so that a noisy machine slows both alike, reporting medians:
    (what `kv_cache.attend` runs without the kernel); with K/V in cache (20 calls in a row) and from
    DRAM (256 MB read between calls, as the linear layers' weights pass between a step's layers);
 2. the model's linear layers (12 × q/k/v, o, gate/up, down, and the LM head: 256 MB of bf16
-   weights, more than any cache) at 1, 4, 16 and 256 rows: lmstack's packed kernel (`linear`; on AMX
+   weights, more than any cache) at 1, 4, 16, 32, 64 and 256 rows: lmstack's packed kernel (`linear`; on AMX
    tiles where the CPU has them, and then its AVX-512 BF16 form too) against oneDNN's packed
    product (`_linear_pointwise`) and plain `F.linear`, with the bandwidth and FLOP/s each reaches;
 3. a 256-token prompt chunk's attention at positions 0, 768 and 1,792: the blocked kernel
@@ -113,7 +113,7 @@ def linear_rows(repeats: int) -> None:
     amx = any(p.amx for p in kernel)
     onednn = [torch.ops.mkldnn._reorder_linear_weight(w, 1) for w in weights]
     weight_bytes = sum(w.numel() * 2 for w in weights)
-    for rows in (1, 4, 16, 256):
+    for rows in (1, 4, 16, 32, 64, 256):  # 32 and 64: a decode step with a few prompt tokens
         xs = {k: torch.randn(rows, k, dtype=torch.bfloat16) for k in {w.shape[1] for w in weights}}
         with torch.inference_mode():
             variants = {"kernel": lambda: [p(xs[p.in_features]) for p in kernel]}

