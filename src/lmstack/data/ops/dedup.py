@@ -19,6 +19,7 @@ from pydantic import Field
 
 from lmstack.data.lang import script_lang, token_tuple
 from lmstack.data.ops.base import Outcome, Params, drop, keep, register
+from lmstack.data.ops.digest_index import DigestIndex
 from lmstack.data.ops.lsh import BandIndex
 
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -35,6 +36,11 @@ _COMPARED = Field("all", description="Which texts of a row are compared: all (th
 
 class ExactDedupParams(Params):
     compare: Literal["all", "first"] = _COMPARED
+    max_index_mb: float | None = Field(256, gt=0, description="Memory for the kept rows' digests (~180 bytes a row); beyond "
+                                                              "it they move to a temporary SQLite file (the same decisions, "
+                                                              "a little slower). null: no bound, all in memory.")
+    spill_dir: str | None = Field(None, description="Folder for that temporary file (default: the run's temporary folder, or the system's); "
+                                                    "it is unlinked when made, so even a killed run leaves none.")
 
 
 @register("exact_dedup", "dedup", ExactDedupParams)
@@ -50,7 +56,12 @@ class ExactDedup:
 
     def __init__(self, p: ExactDedupParams):
         self.p = p
-        self.first: dict[bytes, str] = {}  # 16-byte digests: about 100 bytes a row with the dict entry
+        self.index = DigestIndex(p.max_index_mb, p.spill_dir)  # 16-byte digests, each with its first row
+
+    def use_temp_folder(self, folder) -> None:
+        """Put the index's temporary file in the run's temporary folder (unless `spill_dir` says where)."""
+        if self.p.spill_dir is None:
+            self.index.spill_dir = str(folder)
 
     def prepare(self, texts: list[str]) -> bytes:
         """The row's digest (needs no other row, so it may be computed in a worker)."""
@@ -58,10 +69,8 @@ class ExactDedup:
 
     def decide(self, digest: bytes, where: str) -> str | None:
         """The removal reason when the digest was seen before; else remember it. Called in input order."""
-        if digest in self.first:
-            return f"exact_dedup: same text as {self.first[digest]}"
-        self.first[digest] = where
-        return None
+        first = self.index.first(digest, where)
+        return f"exact_dedup: same text as {first}" if first is not None else None
 
     def __call__(self, texts: list[str], where: str = "") -> Outcome:
         reason = self.decide(self.prepare(texts), where)
