@@ -309,6 +309,31 @@ def test_amx_equals_the_fp32_product_rounded_once_and_the_avx512_kernel(rows):
 
 
 @needs_kernel
+@pytest.mark.parametrize(("rows", "sizes"), [(40, [576]), (17, [64]), (33, [96, 64, 40]), (3, [576])])
+def test_every_output_group_is_computed_once_whatever_the_thread_count(rows, sizes):
+    """Longer inputs split the 64-output groups into one range per thread, stolen from when a thread
+    runs out (linear_amx.c): the bits may not depend on how many threads share them, even more
+    threads than groups."""
+    layers = _layers(sizes, 128, [True] * len(sizes), seed=rows)
+    fused = PackedLinear.build(layers)
+    assert fused is not None and fused.amx is CPU_HAS_AMX
+    x = torch.randn(rows, 128, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
+    n = sum(sizes)
+    outs = []
+    for threads in (1, 2, 3, 5, 12):
+        y = torch.full((rows, n), 7.0, dtype=torch.bfloat16)
+        rc = native.kernel("linear_amx" if fused.amx else "linear", torch.bfloat16)(
+            x.data_ptr(), rows, x.stride(0), 128, fused.packed.data_ptr(), fused.bias.data_ptr(), n, y.data_ptr(), n,
+            threads)
+        assert rc == 0
+        outs.append(y)
+    expected = _reference(x, layers)
+    one_step = expected.float().abs() * 2**-7 + 1e-6
+    assert ((outs[0].float() - expected.float()).abs() <= one_step).all()
+    assert all(torch.equal(y, outs[0]) for y in outs[1:])
+
+
+@needs_kernel
 def test_amx_is_left_to_the_dot_product_kernel_where_inputs_are_not_a_multiple_of_32():
     fused = PackedLinear.build(_layers([64], 48, [False]))
     assert fused is not None and not fused.amx
