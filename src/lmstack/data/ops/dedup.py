@@ -43,8 +43,17 @@ class ExactDedupParams(Params):
                                                     "it is unlinked when made, so even a killed run leaves none.")
 
 
+class _SpillsToRunFolder:
+    """A dedup step whose index (`self.index`) spills to disk within `self.p.max_index_mb`."""
+
+    def use_temp_folder(self, folder) -> None:
+        """Put the index's temporary files in the run's temporary folder (unless `spill_dir` says where)."""
+        if self.p.spill_dir is None:
+            self.index.spill_dir = str(folder)
+
+
 @register("exact_dedup", "dedup", ExactDedupParams)
-class ExactDedup:
+class ExactDedup(_SpillsToRunFolder):
     """Remove rows whose normalised text (NFKC, lower case, no spaces or punctuation) was seen before.
 
     >>> op = ExactDedup(ExactDedupParams())
@@ -57,11 +66,6 @@ class ExactDedup:
     def __init__(self, p: ExactDedupParams):
         self.p = p
         self.index = DigestIndex(p.max_index_mb, p.spill_dir)  # 16-byte digests, each with its first row
-
-    def use_temp_folder(self, folder) -> None:
-        """Put the index's temporary file in the run's temporary folder (unless `spill_dir` says where)."""
-        if self.p.spill_dir is None:
-            self.index.spill_dir = str(folder)
 
     def prepare(self, texts: list[str]) -> bytes:
         """The row's digest (needs no other row, so it may be computed in a worker)."""
@@ -102,7 +106,7 @@ class MinHashParams(Params):
 
 
 @register("minhash_dedup", "dedup", MinHashParams)
-class MinHashDedup:
+class MinHashDedup(_SpillsToRunFolder):
     """Remove near duplicates: MinHash signatures of character n-grams (Chinese) or word n-grams (English), LSH buckets.
 
     A candidate from the LSH index counts only if its estimated Jaccard reaches `threshold`, so
@@ -122,11 +126,6 @@ class MinHashDedup:
         # Banding weighted against misses (18 bands of 7 at 0.7/128: a pair at Jaccard 0.75 is missed 7%
         # of the time, not 31% as with even weights); the extra candidates are checked against `threshold`.
         self.index = BandIndex(p.num_perm, p.threshold, seed=p.seed, max_mb=p.max_index_mb, spill_dir=p.spill_dir)
-
-    def use_temp_folder(self, folder) -> None:
-        """Put the index's temporary files in the run's temporary folder (unless `spill_dir` says where)."""
-        if self.p.spill_dir is None:
-            self.index.spill_dir = str(folder)
 
     def shingles(self, text: str) -> set[bytes]:
         lang = script_lang(text)

@@ -10,15 +10,14 @@ stays under 0.9, and rows of different intents share too little to need comparin
 
 from __future__ import annotations
 
-import re
+from lmstack.data.ops.dedup import dedup_key
 
 THRESHOLD = 0.8
-_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def shingles(text: str, size: int) -> frozenset[str]:
-    """The character `size`-grams of `text`, lower-cased, without spaces or punctuation."""
-    t = _NOT_WORD.sub("", text.lower())
+    """The character `size`-grams of `text` as dedup compares it: NFKC, lower-cased, no spaces or punctuation."""
+    t = dedup_key(text)
     return frozenset(t[i:i + size] for i in range(max(1, len(t) - size + 1)))
 
 
